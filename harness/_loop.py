@@ -1,0 +1,258 @@
+"""The controlled event loop: asyncio's own scheduling, an environment under control.
+
+:class:`ControlledLoop` is a real ``asyncio.BaseEventLoop``: tasks, futures,
+handles, ``asyncio.Lock``/``Queue``, ``wait_for``, ``timeout``, anyio's asyncio
+backend all run unmodified. Only ``_run_once`` — one iteration of the loop —
+and the clock are replaced. One iteration, as in CPython::
+
+    move due timers to the ready queue
+    until the strategy lets the loop run:          (the "select" phase)
+        take one environment action (execute/deliver/notify/fault/advance)
+        -- with nothing ready and nothing pending, jump the clock to the next
+           timer; with no timer either, the body is deadlocked
+    ntodo = len(ready)                              (snapshot, as CPython does)
+    for each of the ntodo callbacks, in FIFO order:
+        the strategy may first take environment actions
+        run the callback
+
+So asyncio's guarantees hold exactly — callbacks run in FIFO order, tasks start
+in creation order, callbacks scheduled during a batch run in the next batch —
+and what varies is only what varies in the real world: *when* the
+environment's events land in the ready queue (a worker thread's
+``call_soon_threadsafe`` can land between any two callbacks) and how long
+things take.
+
+Virtual time: :meth:`time` returns a clock that never moves while callbacks
+run (CPU time is taken as zero) and jumps to the next timer when the loop
+would otherwise block. A 5 s ``busy_timeout`` or a 15 s watchdog costs no wall
+time.
+
+No real threads or sockets run inside: ``run_in_executor`` becomes an
+environment operation, and I/O methods raise :class:`EscapeError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import threading
+from collections.abc import Callable, Coroutine, Generator
+from concurrent.futures import Executor
+from contextvars import Context
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .trace import short
+
+if TYPE_CHECKING:
+    from ._world import World
+
+_T = TypeVar("_T")
+
+
+def _describe_call(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if name is None:
+        inner = getattr(func, "func", None)  # functools.partial
+        name = getattr(inner, "__qualname__", None) or type(func).__name__
+    return str(name)
+
+
+class ControlledLoop(asyncio.BaseEventLoop):
+    """An asyncio loop whose environment and clock are driven by a :class:`World`."""
+
+    def __init__(self, world: World, start_time: float = 0.0) -> None:
+        super().__init__()
+        self._world = world
+        self._clock = start_time
+        self._task_count = 0
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._chaos = world.config.chaos
+        self.set_exception_handler(self._record_exception)
+
+    # ------------------------------------------------------------------ clock
+    def time(self) -> float:
+        return self._clock
+
+    def next_timer(self) -> float | None:
+        """When the earliest live timer is due, or None."""
+        scheduled = self._scheduled
+        while scheduled and scheduled[0]._cancelled:
+            self._timer_cancelled_count -= 1
+            heapq.heappop(scheduled)._scheduled = False
+        return scheduled[0]._when if scheduled else None
+
+    def advance(self) -> None:
+        """Jump the clock to the next timer and make every due timer ready."""
+        when = self.next_timer()
+        if when is not None and when > self._clock:
+            self._clock = when
+        self._move_due_timers()
+
+    def _move_due_timers(self) -> None:
+        scheduled = self._scheduled
+        while scheduled:
+            handle = scheduled[0]
+            if handle._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(scheduled)._scheduled = False
+                continue
+            if handle._when > self._clock:
+                break
+            heapq.heappop(scheduled)
+            handle._scheduled = False
+            self._ready.append(handle)
+
+    # ------------------------------------------------------------ iteration
+    def _run_once(self) -> None:
+        world = self._world
+        ready = self._ready
+        self._move_due_timers()
+        if not ready and self._stopping:
+            return
+        while not world.step(bool(ready)):
+            pass
+        ntodo = len(ready)
+        for i in range(ntodo):
+            if i and world.has_enabled():
+                while not world.step(True):
+                    pass
+            if self._chaos and len(ready) > 1:
+                self._perturb(ntodo - i)
+            handle = ready.popleft()
+            if handle._cancelled:
+                continue
+            world.count_step()
+            handle._run()
+
+    def _perturb(self, remaining: int) -> None:
+        """``chaos=True``: let the strategy pick which of this batch's callbacks runs next."""
+        from .strategies import Alternative, ChoicePoint, Kind
+
+        world = self._world
+        count = min(remaining, len(self._ready), 8)
+        if count < 2:
+            return
+        alts = [Alternative(Kind.RUN, "loop", None, k) for k in range(count)]
+        index = world.strategy.choose(ChoicePoint(len(world.decisions), alts, False))
+        world.decisions.append((index, count))
+        if index:
+            ready = self._ready
+            handle = ready[index]
+            del ready[index]
+            ready.appendleft(handle)
+
+    # ------------------------------------------------------------------ tasks
+    def create_task(self, coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+                    *, name: str | None = None, context: Context | None = None,
+                    **kwargs: Any) -> asyncio.Task[_T]:
+        """Create a task with a deterministic default name (``task-N`` per schedule)."""
+        self._check_closed()
+        self._task_count += 1
+        if name is None:
+            name = f"task-{self._task_count}"
+        if self._task_factory is None:
+            task: asyncio.Task[_T] = asyncio.Task(coro, loop=self, name=name, context=context,
+                                                  **kwargs)
+        else:
+            factory: Any = self._task_factory
+            task = (factory(self, coro) if context is None
+                    else factory(self, coro, context=context))
+            task.set_name(name)
+        self._tasks.append(task)
+        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+        what = code.co_qualname if code is not None else type(coro).__name__
+        self._world.event(self._world.current_actor(), "spawn", f"{name} ({what})")
+        return task
+
+    def created_tasks(self) -> list[asyncio.Task[Any]]:
+        """Every task created on this loop, in creation order."""
+        return list(self._tasks)
+
+    def _record_exception(self, loop: asyncio.AbstractEventLoop,
+                          context: dict[str, Any]) -> None:
+        message = str(context.get("message", "unhandled error"))
+        error = context.get("exception")
+        if error is not None:
+            message += f": {type(error).__name__}: {error}"
+        self._world.loop_errors.append(message)
+
+    # --------------------------------------------------------- environment
+    def run_in_executor(self, executor: Executor | None, func: Callable[..., _T],
+                        *args: Any) -> asyncio.Future[_T]:
+        """Run ``func`` as an environment operation of the simulated pool (no thread)."""
+        self._check_closed()
+        label = short(f"{_describe_call(func)}()", 60)
+        return self._world.submit_call(label, lambda: func(*args))
+
+    def set_default_executor(self, executor: Any) -> None:
+        return None
+
+    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any,
+                             context: Context | None = None) -> asyncio.Handle:
+        if self._thread_id is not None and threading.get_ident() != self._thread_id:
+            raise self._world.escape(
+                f"call_soon_threadsafe({_describe_call(callback)}) from another thread")
+        return self.call_soon(callback, *args, context=context)
+
+    def _write_to_self(self) -> None:
+        return None
+
+    def _process_events(self, event_list: Any) -> None:
+        return None
+
+    def _escape(self, what: str) -> Any:
+        raise self._world.escape(what)
+
+    async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> Any:
+        return self._escape(f"getaddrinfo({host!r}, {port!r}) (real network)")
+
+    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
+        return self._escape("getnameinfo (real network)")
+
+    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("create_connection (a real socket)")
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("create_server (a real socket)")
+
+    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("create_unix_connection (a real socket)")
+
+    async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("create_unix_server (a real socket)")
+
+    async def create_datagram_endpoint(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("create_datagram_endpoint (a real socket)")
+
+    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("subprocess_exec (a real process)")
+
+    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("subprocess_shell (a real process)")
+
+    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("connect_read_pipe (real I/O)")
+
+    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("connect_write_pipe (real I/O)")
+
+    def add_reader(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("add_reader (real I/O)")
+
+    def add_writer(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("add_writer (real I/O)")
+
+    def add_signal_handler(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("add_signal_handler (real signals)")
+
+    async def sock_connect(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("sock_connect (a real socket)")
+
+    async def sock_recv(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("sock_recv (a real socket)")
+
+    async def sock_sendall(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("sock_sendall (a real socket)")
+
+    async def sock_accept(self, *args: Any, **kwargs: Any) -> Any:
+        return self._escape("sock_accept (a real socket)")

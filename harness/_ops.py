@@ -1,0 +1,150 @@
+"""Environment operations and the channels that execute them.
+
+An :class:`Op` is work the loop hands to the environment: a statement for a
+connection's worker thread, a function for a thread pool. Its life has three
+steps, each taken when the strategy chooses it::
+
+    submit (on the loop) -> execute (on "the thread") -> deliver (result reaches the loop)
+
+A :class:`Channel` is one executor of ops. ``serial`` channels model
+aiosqlite's one-thread-one-queue-per-connection: ops execute in submission
+order, and an op's result is posted before the next op executes (the worker
+thread does ``result = fn(); call_soon_threadsafe(...)`` in a loop). Non-serial
+channels model a pool (``parallel`` mode): any pending op may execute next and
+results arrive in any order; *barrier* ops (connect, close) wait for every
+earlier op and hold back every later one. A *blocked* op (waiting for a
+SQLite lock) holds its channel: SQLite keeps the connection mutex while the
+busy handler waits, so nothing else runs on that connection meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+class OpState(enum.IntEnum):
+    PENDING = 0  # submitted, may execute
+    BLOCKED = 1  # executed once, waits for a lock (busy handler, in virtual time)
+    EXECUTED = 2  # ran; result waits to be delivered
+    DONE = 3  # delivered
+
+
+class Op:
+    """One environment operation. Subclasses implement :meth:`run`."""
+
+    __slots__ = ("actor", "barrier", "channel", "committed", "deadline", "deadline_handle",
+                 "error", "final", "future", "id", "label", "state", "submitter", "value",
+                 "write")
+
+    def __init__(self, channel: Channel, label: str, future: asyncio.Future[Any] | None,
+                 *, barrier: bool = False, write: bool = False) -> None:
+        self.id = 0
+        self.channel = channel
+        self.label = label
+        self.future = future
+        self.barrier = barrier
+        self.write = write  # a write or COMMIT: where faults and crashes may strike
+        self.state = OpState.PENDING
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.submitter = "loop"
+        self.committed = False  # a transaction committed while it ran (crash-after-commit point)
+        self.deadline: float | None = None
+        self.deadline_handle: asyncio.TimerHandle | None = None
+        self.final = False  # the busy deadline passed: the next attempt is the last
+        self.actor = channel.name
+
+    def run(self, fault: str | None) -> bool:
+        """Execute now. Return False if the op must wait for a lock (it stays BLOCKED)."""
+        raise NotImplementedError
+
+    def fault_kinds(self) -> tuple[str, ...]:
+        """The fault kinds the real world could produce if this op executed now."""
+        return ()
+
+    def outcome(self) -> str:
+        """A short description of the result, for the timeline."""
+        if self.error is not None:
+            return f"{type(self.error).__name__}: {self.error}"
+        return describe(self.value)
+
+    def __repr__(self) -> str:
+        return f"<Op {self.id} {self.channel.name} {self.label!r} {self.state.name}>"
+
+
+def describe(value: Any) -> str:
+    """Summarise a result for the timeline without dumping large data."""
+    if value is None:
+        return "ok"
+    if isinstance(value, list):
+        return f"{len(value)} row{'s' if len(value) != 1 else ''}"
+    if isinstance(value, tuple) or hasattr(value, "keys"):
+        text = repr(tuple(value))
+        return "1 row " + (text if len(text) <= 40 else text[:39] + "…")
+    name = type(value).__name__
+    if name == "Cursor":
+        rowcount = getattr(value, "rowcount", -1)
+        return f"ok, rowcount={rowcount}" if rowcount >= 0 else "ok"
+    if name == "Connection":
+        return "ok"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+class Channel:
+    """An executor of ops (a connection's worker thread, or a pool)."""
+
+    __slots__ = ("blocked", "kind", "name", "ops", "serial")
+
+    def __init__(self, name: str, *, serial: bool, kind: str = "conn") -> None:
+        self.name = name
+        self.serial = serial
+        self.kind = kind
+        self.ops: list[Op] = []
+        self.blocked: Op | None = None
+
+    def enabled(self) -> Iterator[Op]:
+        """The ops that may take their next step now (see the module docstring)."""
+        ops = self.ops
+        if not ops:
+            return
+        if self.serial:
+            head = ops[0]
+            if head.state is OpState.EXECUTED or head.state is OpState.PENDING:
+                yield head
+            return
+        earlier_pending = False
+        gate = self.blocked is not None
+        for op in ops:
+            state = op.state
+            if state is OpState.EXECUTED:
+                yield op
+            elif state is OpState.PENDING:
+                if not gate and (not op.barrier or not earlier_pending):
+                    yield op
+                if op.barrier:
+                    gate = True
+                earlier_pending = True
+            elif state is OpState.BLOCKED:
+                earlier_pending = True
+
+
+class CallOp(Op):
+    """A plain function call (``run_in_executor`` / ``to_thread`` work)."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, channel: Channel, label: str, future: asyncio.Future[Any],
+                 call: Callable[[], Any]) -> None:
+        super().__init__(channel, label, future)
+        self.call = call
+
+    def run(self, fault: str | None) -> bool:
+        try:
+            self.value = self.call()
+        except BaseException as exc:  # the worker thread hands every exception back
+            self.error = exc
+        return True

@@ -1,0 +1,187 @@
+"""Run one schedule: a body on a fresh controlled loop, crashes and recovery included.
+
+A schedule is one or more *incarnations* of the process. The first runs the
+body; if the strategy crashes the process, every task is abandoned where it
+stands (its coroutine is closed while the old incarnation refuses any use of
+the simulation, so no ``finally`` can reach the database), every open
+transaction is rolled back by closing the real connections, and — if a
+``recover`` function was given — the next incarnation runs ``recover(sim)`` on
+the same database files, with a copy of ``sim.notes`` as it was at the crash.
+
+When the body returns, remaining tasks are cancelled and awaited, as
+``asyncio.run`` does (faults are off during that shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _patches
+from ._errors import EscapeError, HarnessError, ScheduleError
+from ._loop import ControlledLoop
+from ._sim import Sim
+from ._world import Abandoned, Crash, RunConfig, World
+from .sqlite._connection import layer_of
+from .strategies import Strategy
+from .trace import Event, digest_of, format_timeline
+
+Body = Callable[[Sim], Awaitable[Any]]
+
+
+@dataclass
+class RunRecord:
+    """Everything one schedule produced."""
+
+    error: BaseException | None
+    events: list[Event]
+    decisions: list[tuple[int, int]]
+    sim_seed: int
+    steps: int
+    faults_used: list[str]
+    notes: dict[str, Any]
+    crashes: int
+    loop_errors: list[str] = field(default_factory=list)
+    suspects: list[str] = field(default_factory=list)
+    _digest: str = ""
+
+    @property
+    def choices(self) -> tuple[int, ...]:
+        return tuple(c for c, _ in self.decisions)
+
+    @property
+    def deviations(self) -> int:
+        return sum(1 for c, _ in self.decisions if c)
+
+    @property
+    def digest(self) -> str:
+        if not self._digest:
+            self._digest = digest_of(self.events, self.decisions)
+        return self._digest
+
+    @property
+    def timeline(self) -> str:
+        return format_timeline(self.events)
+
+
+def run_schedule(body: Body, config: RunConfig, strategy: Strategy, seed: int, workdir: str,
+                 recover: Body | None = None) -> RunRecord | None:
+    """Run one schedule chosen by ``strategy``; None when the strategy is exhausted."""
+    sim_seed = strategy.begin(seed)
+    if sim_seed is None:
+        return None
+    world = World(config, strategy, sim_seed, workdir)
+    notes: dict[str, Any] = {}
+    crashes = 0
+    _patches.enter(world)
+    try:
+        error, notes, crashes = _run_incarnations(world, body, recover)
+    finally:
+        _patches.leave()
+        layer_of(world).cleanup()
+        world.loop = None
+    if world.escapes:
+        raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")
+    strategy.end(world.decisions)
+    return RunRecord(error=error, events=world.events, decisions=world.decisions,
+                     sim_seed=sim_seed, steps=world.steps, faults_used=world.faults_used,
+                     notes=notes, crashes=crashes, loop_errors=world.loop_errors,
+                     suspects=world.suspects)
+
+
+def _run_incarnations(world: World, body: Body, recover: Body | None
+                      ) -> tuple[BaseException | None, dict[str, Any], int]:
+    notes: dict[str, Any] = {}
+    entry = body
+    crashes = 0
+    while True:
+        loop = ControlledLoop(world, start_time=world.now())
+        world.new_process(loop)
+        sim = Sim(world, notes, crashes)
+        try:
+            return _run_body(world, loop, entry, sim), sim.notes, crashes
+        except Crash:
+            crashes += 1
+            try:
+                notes = copy.deepcopy(sim.notes)  # the client's view at the instant of the crash
+            except Exception:
+                notes = dict(sim.notes)
+            _abandon(world, loop)
+            if recover is None:
+                world.event("process", "end", "crashed (no recover function given)")
+                return None, notes, crashes
+            world.event("process", "recover", "restart: recover(sim) on the same database files")
+            entry = recover
+
+
+def _run_body(world: World, loop: ControlledLoop, entry: Body, sim: Sim) -> BaseException | None:
+    awaitable = entry(sim)
+    coro = awaitable if asyncio.iscoroutine(awaitable) else _as_coroutine(awaitable)
+    main = loop.create_task(coro, name="main")
+    error: BaseException | None = None
+    try:
+        loop.run_until_complete(main)
+    except (Crash, HarnessError, KeyboardInterrupt, SystemExit, GeneratorExit):
+        _abandon_quietly(world, loop)
+        raise
+    except ScheduleError as exc:
+        _abandon(world, loop)
+        return exc
+    except BaseException as exc:  # the body's own failure, CancelledError included
+        error = exc
+    return _shut_down(world, loop, error)
+
+
+async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _shut_down(world: World, loop: ControlledLoop, error: BaseException | None
+               ) -> BaseException | None:
+    """Cancel what is left, as asyncio.run does; then close the loop."""
+    for kind in world.faults_left:
+        world.faults_left[kind] = 0
+    try:
+        tasks = [t for t in loop.created_tasks() if not t.done()]
+        if tasks:
+            for task in tasks:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+        if loop._asyncgens:  # type: ignore[attr-defined]
+            loop.run_until_complete(loop.shutdown_asyncgens())
+    except ScheduleError as exc:
+        _abandon(world, loop)
+        return error if error is not None else exc
+    except (Crash, HarnessError):
+        _abandon_quietly(world, loop)
+        raise
+    loop.close()
+    return error
+
+
+def _abandon(world: World, loop: ControlledLoop) -> None:
+    """Stop an incarnation where it stands: no task resumes, nothing reaches the database."""
+    world.generation += 1  # the old incarnation may no longer touch the simulation
+    for task in loop.created_tasks():
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+    for task in loop.created_tasks():
+        if not task.done():
+            try:
+                task.get_coro().close()  # type: ignore[union-attr]
+            except (Exception, Abandoned):
+                pass
+    layer_of(world).close_all()
+    loop._ready.clear()  # type: ignore[attr-defined]
+    loop._scheduled.clear()  # type: ignore[attr-defined]
+    if not loop.is_running():
+        loop.close()
+
+
+def _abandon_quietly(world: World, loop: ControlledLoop) -> None:
+    try:
+        _abandon(world, loop)
+    except Exception:  # pragma: no cover - best effort while another error propagates
+        pass

@@ -1,0 +1,415 @@
+"""The environment of one schedule, and the choice points it offers.
+
+The :class:`World` owns everything a schedule can vary: pending operations
+(per :class:`~harness._ops.Channel`), pending notification deliveries, the fault
+budget left, and the record (choices, events). The controlled loop calls
+:meth:`World.step` before it runs each ready callback and whenever it would
+block; ``step`` either says "run the callback" or performs one environment
+action. Alternatives are offered in a fixed order, so index 0 is the *default
+order* (loop first; then the oldest enabled action) and every other index is a
+deviation::
+
+    [RUN]            if a callback is ready
+    EXEC/DELIVER/NOTIFY  enabled actions, oldest first
+    FAULT ...        per enabled EXEC, per fault kind the real world allows there
+    CRASH ...        before a write/COMMIT executes; after a COMMIT took effect
+
+A point with one alternative is not a choice and is not recorded.
+
+Virtual time moves only when nothing else can happen: no callback ready and
+no operation able to proceed (what is left waits for a lock or a timer). So
+operations and callbacks take no virtual time, and a statement waiting for a
+lock waits exactly as long as its holder keeps it — the real world can be
+slower, but code that is correct on a healthy machine must pass every
+schedule, and an arbitrary multi-second stall would fail correct code
+(``BEGIN IMMEDIATE`` with a 5 s ``busy_timeout``) for no real bug.
+
+Invariants: the world never looks at wall-clock time, object ids or hash
+order; everything it records is derived from the choices and the body's own
+deterministic behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
+from ._ops import CallOp, Channel, Op, OpState
+from .strategies import Alternative, ChoicePoint, Kind, Strategy
+from .trace import Event, FaultBudget, short
+
+if TYPE_CHECKING:
+    from ._loop import ControlledLoop
+
+_RUN = Alternative(Kind.RUN, "loop")
+
+
+class Crash(BaseException):
+    """Raised out of the loop when the strategy crashes the process (never seen by the body)."""
+
+    def __init__(self, op: Op, after_commit: bool) -> None:
+        super().__init__("crash")
+        self.op = op
+        self.after_commit = after_commit
+
+
+class Abandoned(BaseException):
+    """Raised into code of a crashed process that tries to use the simulation again."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How one schedule runs (everything but the choices)."""
+
+    mode: str = "fifo"
+    faults: FaultBudget = FaultBudget()
+    max_steps: int = 100_000
+    chaos: bool = False
+    patch_aiosqlite: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("fifo", "parallel"):
+            raise ValueError(f"mode must be 'fifo' or 'parallel', not {self.mode!r}")
+        if self.max_steps < 1:
+            raise ValueError("max_steps must be positive")
+
+
+class Delivery:
+    """A notification on its way to one subscriber."""
+
+    __slots__ = ("actor", "apply", "id", "label", "shown")
+
+    def __init__(self, shown: str, label: str, apply: Callable[[], None]) -> None:
+        self.id = 0
+        self.shown = shown  # the subscriber, as the timeline names it
+        self.actor = shown  # the scheduling identity (one per notification, set on enable)
+        self.label = label
+        self.apply = apply
+
+
+class World:
+    """All state of one schedule (see the module docstring)."""
+
+    def __init__(self, config: RunConfig, strategy: Strategy, sim_seed: int,
+                 workdir: str) -> None:
+        self.config = config
+        self.strategy = strategy
+        self.sim_seed = sim_seed
+        self.workdir = workdir
+        self.random = random.Random(sim_seed)
+        self.decisions: list[tuple[int, int]] = []
+        self.events: list[Event] = []
+        b = config.faults
+        self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full,
+                            "crash": b.crash}
+        self.faults_used: list[str] = []
+        self.steps = 0
+        self.generation = 0
+        self.escapes: list[str] = []
+        self.suspects: list[str] = []
+        self.loop_errors: list[str] = []
+        self.extensions: dict[str, Any] = {}  # per-schedule state of the sqlite layer and bus
+        self._next_id = 0
+        self._names: dict[str, int] = {}
+        self._enabled: dict[int, Op | Delivery] = {}
+        self._version = 0
+        self._cache_version = -1
+        self._cache: list[Alternative] = []
+        self.loop: ControlledLoop | None = None
+        self._executor = Channel("pool", serial=False, kind="pool")
+
+    # ----------------------------------------------------------------- naming
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def unique_name(self, base: str) -> str:
+        """``base#1``, ``base#2``… — deterministic actor names for this schedule."""
+        n = self._names.get(base, 0) + 1
+        self._names[base] = n
+        return f"{base}#{n}"
+
+    def now(self) -> float:
+        return self.loop.time() if self.loop is not None else 0.0
+
+    def current_actor(self) -> str:
+        loop = self.loop
+        if loop is None:
+            return "loop"
+        task = asyncio.current_task(loop) if loop.is_running() else None
+        return task.get_name() if task is not None else "loop"
+
+    def event(self, actor: str, kind: str, text: str, deviation: bool = False) -> None:
+        self.events.append(Event(self.now(), actor, kind, text, deviation))
+
+    # --------------------------------------------------------------- process
+    def new_process(self, loop: ControlledLoop) -> None:
+        """Start an incarnation of the process (the first one, or after a crash)."""
+        self.generation += 1
+        self.loop = loop
+        self._enabled = {}
+        self._executor = Channel("pool", serial=False, kind="pool")
+        self._version += 1
+
+    def check_alive(self, generation: int) -> None:
+        """Refuse use of the simulation by code of a crashed process."""
+        if generation != self.generation:
+            raise Abandoned("the process crashed; this task was abandoned")
+
+    def escape(self, what: str) -> EscapeError:
+        """Record an escape from control and return the error to raise."""
+        self.escapes.append(what)
+        return EscapeError(f"the body escaped harness's control: {what}")
+
+    # ----------------------------------------------------------- operations
+    def submit(self, op: Op) -> None:
+        """Queue ``op`` on its channel (called on the loop, by the submitting task)."""
+        op.id = self.new_id()
+        op.submitter = self.current_actor()
+        channel = op.channel
+        if not channel.serial:
+            op.actor = f"{channel.name}/{op.id}"
+        channel.ops.append(op)
+        self.event(op.submitter, "submit", f"{channel.name}: {op.label}")
+        self.refresh(channel)
+
+    def submit_call(self, label: str, call: Callable[[], Any]) -> asyncio.Future[Any]:
+        """Hand ``call`` to the simulated thread pool; return the loop-side future."""
+        assert self.loop is not None
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.submit(CallOp(self._executor, label, future, call))
+        return future
+
+    def refresh(self, channel: Channel) -> None:
+        """Re-derive which of ``channel``'s ops are enabled (keeping enable order)."""
+        enabled = self._enabled
+        now_enabled = {op.id: op for op in channel.enabled()}
+        for op in channel.ops:
+            if op.id in enabled and op.id not in now_enabled:
+                del enabled[op.id]
+        for key, op in now_enabled.items():
+            if key not in enabled:
+                enabled[key] = op
+        self._version += 1
+
+    def enable_delivery(self, delivery: Delivery) -> None:
+        delivery.id = self.new_id()
+        delivery.actor = f"{delivery.shown}/{delivery.id}"
+        self._enabled[delivery.id] = delivery
+        self._version += 1
+
+    def wake(self, op: Op, reason: str) -> None:
+        """A blocked op may retry (a lock holder changed state, or its deadline passed)."""
+        if op.state is not OpState.BLOCKED:
+            return
+        op.state = OpState.PENDING
+        op.channel.blocked = None
+        self.event(op.channel.name, "wake", f"{short(op.label, 50)} ({reason})")
+        # re-enable at the end of the enable order: it is "new" work for the scheduler
+        self._enabled.pop(op.id, None)
+        self.refresh(op.channel)
+
+    def _on_deadline(self, op: Op) -> None:
+        op.final = True
+        op.deadline_handle = None
+        self.wake(op, "busy_timeout expired")
+
+    # --------------------------------------------------------- choice points
+    def has_enabled(self) -> bool:
+        return bool(self._enabled)
+
+    def step(self, ready: bool) -> bool:
+        """One decision. Return True when the loop should run its next callback."""
+        if not self._enabled:
+            if ready:
+                return True
+            self._idle_without_work()
+            return False
+        alts = self._alternatives(ready)
+        count = len(alts)
+        if count == 1:
+            index = 0
+        else:
+            index = self.strategy.choose(ChoicePoint(len(self.decisions), alts, not ready))
+            if not 0 <= index < count:
+                raise HarnessError(f"strategy {self.strategy!r} chose {index!r} "
+                                   f"among {count} alternatives")
+            self.decisions.append((index, count))
+        alt = alts[index]
+        if alt.kind is Kind.RUN:
+            return True
+        self.count_step()
+        self._perform(alt, index != 0)
+        return False
+
+    def count_step(self) -> None:
+        self.steps += 1
+        if self.steps > self.config.max_steps:
+            raise LivelockError(f"step budget of {self.config.max_steps} exhausted at virtual "
+                                f"time {self.now():.3f}s; still running: {self.stuck_tasks()}")
+
+    def _idle_without_work(self) -> None:
+        loop = self.loop
+        assert loop is not None
+        if loop.next_timer() is not None:
+            loop.advance()
+            return
+        raise DeadlockError(f"deadlock at virtual time {self.now():.3f}s: no callback is ready, "
+                            f"no operation is pending and no timer is set; stuck: "
+                            f"{self.stuck_tasks()}")
+
+    def _alternatives(self, ready: bool) -> list[Alternative]:
+        if ready and self._cache_version == self._version:
+            return self._cache
+        alts: list[Alternative] = [_RUN] if ready else []
+        faults: list[Alternative] = []
+        left = self.faults_left
+        any_fault = left["busy"] or left["ioerror"] or left["full"]
+        crash = left["crash"] > 0
+        for item in self._enabled.values():
+            if isinstance(item, Op):
+                if item.state is OpState.PENDING:
+                    alts.append(Alternative(Kind.EXEC, item.actor, None, item))
+                    if any_fault and item.write:
+                        for kind in item.fault_kinds():
+                            if left[kind]:
+                                faults.append(Alternative(Kind.FAULT, item.actor, kind, item))
+                    if crash and item.write:
+                        faults.append(Alternative(Kind.CRASH, item.actor, "exec", item))
+                else:
+                    alts.append(Alternative(Kind.DELIVER, item.actor, None, item))
+                    if crash and item.committed:
+                        faults.append(Alternative(Kind.CRASH, item.actor, "deliver", item))
+            else:
+                alts.append(Alternative(Kind.NOTIFY, item.actor, None, item))
+        alts.extend(faults)
+        if ready:
+            self._cache, self._cache_version = alts, self._version
+        return alts
+
+    def _perform(self, alt: Alternative, deviation: bool) -> None:
+        kind = alt.kind
+        target = alt.target
+        if kind is Kind.EXEC:
+            assert isinstance(target, Op)
+            self._execute(target, None, deviation)
+        elif kind is Kind.DELIVER:
+            assert isinstance(target, Op)
+            self._deliver(target, deviation)
+        elif kind is Kind.NOTIFY:
+            assert isinstance(target, Delivery)
+            del self._enabled[target.id]
+            self._version += 1
+            self.event(target.shown, "recv", target.label, deviation)
+            target.apply()
+        elif kind is Kind.FAULT:
+            assert isinstance(target, Op) and alt.fault is not None
+            self.faults_left[alt.fault] -= 1
+            self.faults_used.append(alt.fault)
+            self._version += 1
+            self._execute(target, alt.fault, deviation)
+        elif kind is Kind.CRASH:
+            assert isinstance(target, Op)
+            self.faults_left["crash"] -= 1
+            self.faults_used.append("crash")
+            after = alt.fault == "deliver"
+            where = ("after it committed, before its result was delivered" if after
+                     else "before it executed")
+            self.event(target.channel.name, "crash",
+                       f"process crashes at {short(target.label, 50)} ({where})", deviation)
+            raise Crash(target, after)
+        else:  # pragma: no cover - RUN is handled by step()
+            raise AssertionError(kind)
+
+    def _execute(self, op: Op, fault: str | None, deviation: bool) -> None:
+        enabled = self._enabled
+        enabled.pop(op.id, None)
+        channel = op.channel
+        done = op.run(fault)
+        if not done:
+            op.state = OpState.BLOCKED
+            channel.blocked = op
+            if op.deadline_handle is None and op.deadline is not None:
+                assert self.loop is not None
+                op.deadline_handle = self.loop.call_at(op.deadline, self._on_deadline, op)
+            self.event(channel.name, "block",
+                       f"{short(op.label, 50)} -> database is locked; waits for the lock "
+                       f"until {op.deadline or 0.0:.3f}s (busy_timeout)", deviation)
+        else:
+            op.state = OpState.EXECUTED
+            if op.deadline_handle is not None:
+                op.deadline_handle.cancel()
+                op.deadline_handle = None
+            kind = "fault" if fault else "exec"
+            self.event(channel.name, kind, f"{op.label} -> {op.outcome()}", deviation)
+        self.refresh(channel)
+
+    def _deliver(self, op: Op, deviation: bool) -> None:
+        op.state = OpState.DONE
+        channel = op.channel
+        channel.ops.remove(op)
+        self._enabled.pop(op.id, None)
+        self.refresh(channel)
+        future = op.future
+        text = f"{short(op.label, 50)} -> {op.submitter}"
+        if future is not None:
+            if future.cancelled():
+                text += " (dropped: the awaiting task was cancelled)"
+            assert self.loop is not None
+            if op.error is not None:
+                self.loop.call_soon(_set_exception, future, op.error)
+            else:
+                self.loop.call_soon(_set_result, future, op.value)
+        self.event(channel.name, "deliver", text, deviation)
+
+    # ------------------------------------------------------------- reports
+    def stuck_tasks(self) -> str:
+        loop = self.loop
+        if loop is None:
+            return "(no loop)"
+        tasks = sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name())
+        parts = [f"{t.get_name()} at {where(t)}" for t in tasks if not t.done()]
+        pending = [f"{op.channel.name}: {short(op.label, 40)} ({op.state.name.lower()})"
+                   for op in self._enabled.values() if isinstance(op, Op)]
+        text = "; ".join(parts) if parts else "(no task)"
+        if pending:
+            text += "; pending operations: " + "; ".join(pending)
+        return text
+
+
+def _set_result(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def where(task: asyncio.Task[Any]) -> str:
+    """Where a task is suspended: its innermost user frame and what it awaits."""
+    coro: Any = task.get_coro()
+    user = inner = None
+    library = (os.path.dirname(asyncio.__file__), os.path.dirname(os.path.abspath(__file__)))
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            inner = frame
+            if not frame.f_code.co_filename.startswith(library) and "anyio" not in \
+                    frame.f_code.co_filename:
+                user = frame
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    if inner is None:
+        return "(not started)"
+    shown = user or inner
+    text = f"{shown.f_code.co_name} ({os.path.basename(shown.f_code.co_filename)}:" \
+           f"{shown.f_lineno})"
+    if inner is not shown:
+        text += f" awaiting {inner.f_code.co_qualname}"
+    return text

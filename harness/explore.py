@@ -1,0 +1,302 @@
+"""``explore``, ``replay`` and ``check``: the public entry points (DESIGN §3–§4).
+
+Exploration runs schedules chosen by a strategy until the budget is spent,
+the strategy's bounded space is covered, or (by default) the first failure.
+Every failure is *confirmed* before it is reported: its schedule is replayed
+and must give the same trace digest and the same error type, otherwise
+:class:`NondeterminismError` names the first differing step. It is then
+shrunk (``shrink=True``) and the shrunk schedule is confirmed again, so a
+reported token always reproduces.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from time import perf_counter as _wall_clock
+from types import TracebackType
+from typing import Any
+
+from . import _patches
+from ._errors import InterleavingError, NondeterminismError
+from ._run import Body, RunRecord, run_schedule
+from ._world import RunConfig
+from .faults import Faults
+from .shrink import same_failure, shrink_schedule
+from .sqlite._database import default_workroot
+from .strategies import Replay, Strategy, by_name
+from .trace import Event, FaultBudget, Schedule, decode_token, encode_token, format_timeline
+
+_GENERIC_LEAKS = ("state kept between schedules (module globals, class attributes, caches)",
+                  "a real thread or process", "os.urandom / uuid.uuid4 / secrets",
+                  "iteration over a set of strings (PYTHONHASHSEED)",
+                  "datetime.now() (not virtualised)")
+
+
+class StopReason(enum.Enum):
+    """Why an exploration stopped (the values are the human messages)."""
+
+    BUDGET = "ran the whole schedule budget"
+    FAILURE = "stopped at the first failure"
+    EXHAUSTED = "covered the strategy's whole bounded schedule space"
+
+
+@dataclass
+class Failure:
+    """A confirmed (and, by default, shrunk) failing schedule."""
+
+    token: str
+    error: BaseException
+    timeline: str
+    trace_digest: str
+    schedule: int  # 0-based index of the exploration schedule that first failed
+    steps: int
+    deviations: int
+    faults: tuple[str, ...]
+    original_token: str  # the token before shrinking
+    events: list[Event] = field(repr=False, default_factory=list)
+    notes: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@dataclass
+class ExploreResult:
+    """What :func:`explore` found."""
+
+    failures: list[Failure]
+    schedules_run: int
+    exhausted: bool
+    stop_reason: StopReason
+    distinct_schedules: int
+    elapsed: float
+    strategy: str
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
+
+    @property
+    def schedules_per_second(self) -> float:
+        return self.schedules_run / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class Run:
+    """The outcome of replaying one token."""
+
+    error: BaseException | None
+    timeline: str
+    trace_digest: str
+    token: str
+    steps: int
+    events: list[Event] = field(repr=False, default_factory=list)
+    notes: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+def _seed_for(seed: int, index: int) -> int:
+    """A schedule's seed: a fixed mix of the exploration seed and the index (no hash())."""
+    x = (seed * 0x9E3779B1 + index * 0x85EBCA77 + 0x165667B1) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x2C1B3C6D) & 0xFFFFFFFF
+    x ^= x >> 12
+    return x & 0x7FFFFFFF
+
+
+class Session:
+    """Process-wide set-up for a series of schedules: patches and a work directory."""
+
+    def __init__(self, config: RunConfig, label: str = "") -> None:
+        self.config = config
+        self.label = label
+        self.workdir = ""
+        self._control = _patches.controlled(config.patch_aiosqlite)
+
+    def __enter__(self) -> Session:
+        self._control.__enter__()
+        self.workdir = tempfile.mkdtemp(prefix="harness-", dir=default_workroot())
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._control.__exit__(kind, exc, tb)
+
+    def run(self, body: Body, strategy: Strategy, seed: int,
+            recover: Body | None) -> RunRecord | None:
+        return run_schedule(body, self.config, strategy, seed, self.workdir, recover)
+
+    def replay(self, body: Body, choices: Sequence[int], sim_seed: int, recover: Body | None,
+               *, strict: bool = True) -> RunRecord:
+        record = run_schedule(body, self.config, Replay(choices, seed=sim_seed, strict=strict),
+                              0, self.workdir, recover)
+        assert record is not None
+        return record
+
+    def token(self, record: RunRecord) -> str:
+        return encode_token(Schedule(seed=record.sim_seed, choices=record.choices,
+                                     mode=self.config.mode, faults=self.config.faults,
+                                     label=self.label, chaos=self.config.chaos,
+                                     digest=record.digest[:8]))
+
+    def confirm(self, body: Body, recover: Body | None, record: RunRecord) -> RunRecord:
+        """Replay ``record``'s schedule; raise NondeterminismError unless it is identical."""
+        try:
+            again = self.replay(body, record.choices, record.sim_seed, recover)
+        except NondeterminismError as exc:
+            raise _with_suspects(exc, record) from None
+        if again.digest != record.digest or type(again.error) is not type(record.error):
+            raise divergence(record, again)
+        return again
+
+
+def _with_suspects(exc: NondeterminismError, record: RunRecord) -> NondeterminismError:
+    suspects = tuple(record.suspects) or _GENERIC_LEAKS
+    return NondeterminismError(f"{exc}; likely leak: {', '.join(suspects)}", step=exc.step,
+                               suspects=suspects)
+
+
+def divergence(first: RunRecord, second: RunRecord) -> NondeterminismError:
+    """Name the first step at which two runs of the same schedule differ."""
+    a, b = first.events, second.events
+    step = next((i for i in range(min(len(a), len(b))) if a[i].key() != b[i].key()),
+                min(len(a), len(b)))
+    def show(events: list[Event]) -> str:
+        if step >= len(events):
+            return "(nothing: the run ended)"
+        e = events[step]
+        return f"{e.actor} {e.kind} {e.text}"
+    suspects = tuple(dict.fromkeys(first.suspects + second.suspects)) or _GENERIC_LEAKS
+    return NondeterminismError(
+        f"the same schedule ran differently: step {step + 1} was '{show(a)}' and then "
+        f"'{show(b)}'; likely leak: {', '.join(suspects)}", step=step + 1, suspects=suspects)
+
+
+def _config(mode: str, faults: Faults | None, max_steps: int, chaos: bool,
+            patch_aiosqlite: bool) -> RunConfig:
+    if faults is not None and not isinstance(faults, Faults):
+        raise TypeError(f"faults must be a harness.Faults, not {faults!r}")
+    return RunConfig(mode=mode, faults=faults.budget() if faults else FaultBudget(),
+                     max_steps=max_steps, chaos=chaos, patch_aiosqlite=patch_aiosqlite)
+
+
+def explore(body: Body, *, schedules: int = 200, strategy: str | Strategy = "pct",
+            seed: int = 0, mode: str = "fifo", faults: Faults | None = None,
+            recover: Body | None = None, stop_on_first: bool = True, shrink: bool = True,
+            patch_aiosqlite: bool = True, chaos: bool = False, max_steps: int = 100_000,
+            label: str = "", progress: Callable[[int, int], None] | None = None
+            ) -> ExploreResult:
+    """Run up to ``schedules`` schedules of ``body`` and report confirmed failures."""
+    if not isinstance(schedules, int) or isinstance(schedules, bool) or schedules < 1:
+        raise ValueError(f"schedules must be a positive int, not {schedules!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, not {seed!r}")
+    if not callable(body):
+        raise TypeError("body must be an async function taking a harness.Sim")
+    strat = by_name(strategy)
+    config = _config(mode, faults, max_steps, chaos, patch_aiosqlite)
+    failures: list[Failure] = []
+    seen: set[tuple[int, ...]] = set()
+    ran = 0
+    exhausted = False
+    started = _wall_clock()
+    with Session(config, label) as session:
+        for index in range(schedules):
+            record = session.run(body, strat, _seed_for(seed, index), recover)
+            if record is None:
+                exhausted = True
+                break
+            ran += 1
+            seen.add(record.choices)
+            if progress is not None:
+                progress(ran, len(failures) + (record.error is not None))
+            if record.error is None:
+                continue
+            failures.append(_report(session, body, recover, record, index, shrink))
+            if stop_on_first:
+                break
+    exhausted = exhausted or bool(getattr(strat, "exhausted", False))
+    if failures and stop_on_first:
+        reason = StopReason.FAILURE
+    elif exhausted:
+        reason = StopReason.EXHAUSTED
+    else:
+        reason = StopReason.BUDGET
+    return ExploreResult(failures=failures, schedules_run=ran, exhausted=exhausted,
+                         stop_reason=reason, distinct_schedules=len(seen),
+                         elapsed=_wall_clock() - started,
+                         strategy=getattr(strat, "name", type(strat).__name__))
+
+
+def _report(session: Session, body: Body, recover: Body | None, record: RunRecord,
+            index: int, shrink: bool) -> Failure:
+    session.confirm(body, recover, record)
+    original = session.token(record)
+    best = record
+    if shrink:
+        def attempt(choices: Sequence[int]) -> RunRecord:
+            return session.replay(body, choices, record.sim_seed, recover, strict=False)
+
+        best = shrink_schedule(attempt, record)
+        if best is not record:
+            best = session.confirm(body, recover, best)
+            if not same_failure(best.error, record.error):  # pragma: no cover - guarded above
+                best = record
+    assert best.error is not None
+    return Failure(token=session.token(best), error=best.error, timeline=best.timeline,
+                   trace_digest=best.digest, schedule=index, steps=best.steps,
+                   deviations=best.deviations, faults=tuple(best.faults_used),
+                   original_token=original, events=best.events, notes=best.notes)
+
+
+def replay(body: Body, token: str, *, recover: Body | None = None,
+           patch_aiosqlite: bool = True, max_steps: int = 100_000) -> Run:
+    """Re-run the schedule a token describes (mode and faults come from the token)."""
+    schedule = decode_token(token)
+    config = RunConfig(mode=schedule.mode, faults=schedule.faults, max_steps=max_steps,
+                       chaos=schedule.chaos, patch_aiosqlite=patch_aiosqlite)
+    with Session(config, schedule.label) as session:
+        try:
+            record = session.replay(body, schedule.choices, schedule.seed, recover)
+        except NondeterminismError:
+            raise
+        if schedule.digest and record.digest[:8] != schedule.digest:
+            again = session.replay(body, schedule.choices, schedule.seed, recover)
+            if again.digest != record.digest:
+                raise divergence(record, again)
+            raise NondeterminismError(
+                f"this token replays to a different trace than where it was recorded "
+                f"(digest {record.digest[:8]}, recorded {schedule.digest}): the body, its "
+                f"data or the SQLite version differs from the recording run; likely leak: "
+                f"{', '.join(record.suspects or _GENERIC_LEAKS)}")
+    return Run(error=record.error, timeline=format_timeline(record.events),
+               trace_digest=record.digest, token=token.strip(), steps=record.steps,
+               events=record.events, notes=record.notes)
+
+
+def check(body: Body, **options: Any) -> ExploreResult:
+    """:func:`explore`, raising :class:`InterleavingError` if any schedule fails."""
+    result = explore(body, **options)
+    if result.failed:
+        f = result.failures[0]
+        name = getattr(body, "__qualname__", "body")
+        message = (f"schedule {f.schedule + 1} of {result.schedules_run} failed: "
+                   f"{type(f.error).__name__}: {f.error}\n\n{f.timeline}\n\n"
+                   f"replay: harness.replay({name}, {f.token!r})")
+        raise InterleavingError(message, token=f.token, timeline=f.timeline,
+                                error=f.error) from f.error
+    return result
+
+
+def workroot() -> str:
+    """Where schedules keep their database files (tmpfs when available)."""
+    return os.path.abspath(default_workroot())

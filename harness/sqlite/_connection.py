@@ -1,0 +1,393 @@
+"""The fake aiosqlite connection: aiosqlite's own code, with a simulated worker.
+
+:class:`FakeConnection` *is* an ``aiosqlite.Connection`` (a subclass): every
+public method — ``execute`` returning a ``Result`` usable with ``await`` and
+``async with``, ``execute_insert``, ``iterdump``, ``backup``, the properties —
+is aiosqlite's own code, and cursors are real ``aiosqlite.Cursor`` objects.
+Only the bridge to the worker thread is replaced: where aiosqlite puts
+``(future, function)`` on its thread's queue, the fake submits a
+:class:`SqlOp` to a simulated channel, and the strategy chooses when it
+executes (on the real ``sqlite3`` connection, synchronously) and when its
+result is delivered (``call_soon``, like aiosqlite's ``call_soon_threadsafe``).
+
+Locking: the real connection is opened with ``timeout=0`` and a busy handler
+that only records that SQLite consulted it (see ``_capi``). When it did, the
+statement waits for the lock in virtual time — it retries when another
+connection's transaction state drops, and fails with SQLite's own
+``database is locked`` when its ``busy_timeout`` (``timeout=`` in seconds,
+default 5.0 as in ``sqlite3.connect``, or ``PRAGMA busy_timeout``) expires.
+When SQLite did not consult the handler (a read transaction upgrading to
+write, ``SQLITE_BUSY_SNAPSHOT``), the error is delivered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sqlite3
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from .._ops import Channel, Op
+from .._world import World
+from ..faults import fault_error
+from ..trace import short
+from . import _capi
+from ._classify import NOT_SQL, Statement, classify
+from ._database import Database, Databases
+
+if TYPE_CHECKING:
+    from ..bus import PendingNotify
+
+_SQL_METHODS = frozenset({"execute", "executemany", "executescript", "_execute_insert",
+                          "_execute_fetchall"})
+_IMPLICIT_BEGIN_METHODS = frozenset({"execute", "executemany", "_execute_insert",
+                                     "_execute_fetchall"})
+_COMMIT = Statement("COMMIT", False, False, True, False, False, False)
+_LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
+_hook_keys = itertools.count(1)
+_workdir_prefixes = itertools.count(1)
+
+
+def _label(method: str, owner: object, sql: str | None, args: tuple[Any, ...]) -> str:
+    prefix = "cursor." if isinstance(owner, sqlite3.Cursor) else ""
+    if sql is not None:
+        text = short(sql, 64)
+        if method == "executescript":
+            return f"{prefix}script: {text}"
+        params = args[1] if len(args) > 1 else None
+        if method == "executemany":
+            size = len(params) if hasattr(params, "__len__") else "?"
+            return f"{prefix}{text} [{size} parameter sets]"
+        if params:
+            text += " " + short(repr(tuple(params) if isinstance(params, list) else params), 48)
+        return prefix + text
+    if method == "commit":
+        return "commit()"
+    shown = ", ".join(short(repr(a), 20) for a in args if not callable(a))
+    return f"{prefix}{method}({shown})"
+
+
+class SqlOp(Op):
+    """One call on a fake connection's worker: runs on the real ``sqlite3`` connection."""
+
+    __slots__ = ("args", "conn", "fn", "kwargs", "method", "stmt")
+
+    def __init__(self, conn: FakeConnection, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: dict[str, Any], future: asyncio.Future[Any] | None, *,
+                 label: str | None = None, barrier: bool = False) -> None:
+        method = getattr(fn, "__name__", "call")
+        owner = getattr(fn, "__self__", None)
+        sql = args[0] if method in _SQL_METHODS and args and isinstance(args[0], str) else None
+        if sql is not None:
+            stmt = classify(sql)
+        elif method == "commit" and isinstance(owner, sqlite3.Connection):
+            stmt = _COMMIT
+        else:
+            stmt = NOT_SQL
+        write = conn._db is not None and conn._db.path is not None and (
+            stmt.write or stmt.commit or stmt.begin_lock)
+        super().__init__(conn._channel, label or _label(method, owner, sql, args), future,
+                         barrier=barrier, write=write)
+        self.conn = conn
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.method = method
+        self.stmt = stmt
+
+    def fault_kinds(self) -> tuple[str, ...]:
+        conn = self.conn
+        hooks, real, db = conn._hooks, conn._connection, conn._db
+        if hooks is None or real is None or db is None:
+            return ()
+        stmt = self.stmt
+        state = hooks.txn_state()
+        if stmt.commit:
+            if state != _capi.TXN_WRITE:
+                return ()
+            return ("ioerror", "full") if db.wal else ("busy", "ioerror", "full")
+        if stmt.write:
+            return ("ioerror", "full") if state == _capi.TXN_WRITE else ("busy", "ioerror", "full")
+        if stmt.begin_lock and state == _capi.TXN_NONE and not real.in_transaction:
+            return ("busy",)
+        return ()
+
+    def run(self, fault: str | None) -> bool:
+        conn = self.conn
+        hooks = conn._hooks
+        if hooks is None:  # connect, or a call after the real connection closed
+            return self._call_plain()
+        db = conn._db
+        watch = db is not None and bool(db.waiters)
+        state = hooks.state
+        state.reset()
+        before = hooks.txn_state() if watch else 0
+        if fault is not None:
+            self._fault(fault)
+        else:
+            stmt = self.stmt
+            if stmt.busy_timeout:
+                hooks.set_real_busy_timeout(conn._timeout_ms)
+            try:
+                self.value = self.fn(*self.args, **self.kwargs)
+            except sqlite3.OperationalError as exc:
+                if (state.busy_calls and conn._timeout_ms > 0 and not self.final
+                        and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5):
+                    return self._wait_for_lock(db)
+                self.error = exc
+            except BaseException as exc:  # aiosqlite hands every exception back
+                self.error = exc
+            finally:
+                if stmt.busy_timeout:
+                    conn._after_busy_timeout_pragma()
+            if stmt.journal_mode and db is not None:
+                conn._refresh_journal_mode(db)
+        if db is not None and self in db.waiters:
+            db.waiters.remove(self)
+        if state.commits and self.error is None:
+            self.committed = True
+        if state.commits or state.rollbacks:
+            conn._transaction_ended(self.committed)
+        if watch and db is not None:
+            after = hooks.txn_state() if conn._hooks is not None else _capi.TXN_NONE
+            if after < before:
+                conn._wake_waiters(db)
+        return True
+
+    def _call_plain(self) -> bool:
+        try:
+            self.value = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self.error = exc
+        return True
+
+    def _wait_for_lock(self, db: Database | None) -> bool:
+        conn = self.conn
+        if self.deadline is None:
+            self.deadline = conn._world.now() + conn._timeout_ms / 1000.0
+        if db is not None and self not in db.waiters:
+            db.waiters.append(self)
+        return False
+
+    def _fault(self, kind: str) -> None:
+        """Fail like SQLite would: no effect, but Python's implicit BEGIN has already run."""
+        real = self.conn._connection
+        if (real is not None and self.stmt.dml and self.method in _IMPLICIT_BEGIN_METHODS
+                and real.isolation_level is not None and not real.in_transaction
+                and getattr(real, "autocommit", _LEGACY) == _LEGACY):
+            level = real.isolation_level
+            if not (kind == "busy" and level.upper() in ("IMMEDIATE", "EXCLUSIVE")):
+                try:
+                    real.execute(f"BEGIN {level}")
+                except sqlite3.Error as exc:
+                    self.error = exc
+                    return
+        self.error = fault_error(kind)
+
+
+class FakeConnection(aiosqlite.Connection):
+    """A drop-in ``aiosqlite.Connection`` running inside a simulation."""
+
+    def __init__(self, layer: SqliteLayer, database: str, iter_chunk_size: int,
+                 kwargs: dict[str, Any]) -> None:
+        # aiosqlite.Connection.__init__ is not called on purpose: it creates a real thread.
+        world = layer.world
+        self._running = True
+        self._connection: sqlite3.Connection | None = None
+        self._iter_chunk_size = iter_chunk_size
+        self._world = world
+        self._layer = layer
+        self._generation = world.generation
+        uri = bool(kwargs.get("uri", False))
+        self._db, self._target = layer.databases.resolve(database, uri)
+        shown = os.path.basename(database.split("?")[0]) or database or ":memory:"
+        self._name = world.unique_name(shown)
+        self._channel = Channel(self._name, serial=world.config.mode == "fifo")
+        timeout = kwargs.pop("timeout", 5.0)
+        self._timeout_ms = max(0, int(float(timeout) * 1000))
+        kwargs.pop("loop", None)
+        self._kwargs = kwargs
+        self._hooks: _capi.Hooks | None = None
+        self._pending_notifies: list[PendingNotify] = []
+        layer.connections.append(self)
+
+    def __repr__(self) -> str:
+        return f"<harness FakeConnection {self._name}>"
+
+    def __del__(self) -> None:
+        return None
+
+    @property
+    def name(self) -> str:
+        """The connection's name in timelines (``app.db#2``)."""
+        return self._name
+
+    # ----------------------------------------------------- the worker bridge
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                *, label: str | None = None, barrier: bool = False) -> asyncio.Future[Any]:
+        self._world.check_alive(self._generation)
+        future: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
+        self._world.submit(SqlOp(self, fn, args, kwargs, future, label=label, barrier=barrier))
+        return future
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        return await self._submit(fn, args, kwargs)
+
+    async def _connect(self) -> FakeConnection:
+        if self._connection is None:
+            try:
+                future = self._submit(self._open, (), {}, label="connect",
+                                      barrier=True)
+                self._connection = await future
+            except BaseException:
+                self._running = False
+                self._connection = None
+                raise
+        return self
+
+    def __await__(self) -> Generator[Any, None, FakeConnection]:
+        return self._connect().__await__()
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Stop the simulated worker (aiosqlite's ``stop``): queued work still runs first."""
+        self._running = False
+        try:
+            return self._submit(_stop_worker, (), {}, label="stop worker", barrier=True)
+        except Exception:
+            return None
+
+    async def close(self) -> None:
+        """Complete queued work and close the connection (aiosqlite's ``close``)."""
+        if self._connection is None:
+            return
+        try:
+            if not self._running:
+                raise ValueError("Connection closed")
+            await self._submit(self._close_real, (), {}, label="close", barrier=True)
+        finally:
+            self._connection = None
+            future = self.stop()
+            if future is not None:
+                await future
+
+    async def interrupt(self) -> None:
+        raise NotImplementedError("aiosqlite.Connection.interrupt() is not supported inside a "
+                                  "harness simulation")
+
+    async def enable_load_extension(self, value: bool) -> None:
+        raise NotImplementedError("aiosqlite.Connection.enable_load_extension() is not "
+                                  "supported inside a harness simulation")
+
+    async def load_extension(self, path: str) -> None:
+        raise NotImplementedError("aiosqlite.Connection.load_extension() is not supported "
+                                  "inside a harness simulation")
+
+    # ------------------------------------------------- runs on "the thread"
+    def _open(self) -> sqlite3.Connection:
+        real = sqlite3.connect(self._target, timeout=0, **self._kwargs)
+        try:
+            self._hooks = _capi.Hooks(real, next(_hook_keys))
+        except BaseException:
+            real.close()
+            raise
+        return real
+
+    def _close_real(self) -> None:
+        real = self._connection
+        if real is not None:
+            real.close()
+        self._detach()
+
+    def _detach(self) -> None:
+        if self._hooks is not None:
+            self._hooks.detach()
+            self._hooks = None
+
+    def _after_busy_timeout_pragma(self) -> None:
+        real, hooks = self._connection, self._hooks
+        if real is None or hooks is None:
+            return
+        self._timeout_ms = int(real.execute("PRAGMA busy_timeout").fetchone()[0])
+        hooks.install_busy_handler()
+
+    def _refresh_journal_mode(self, db: Database) -> None:
+        real = self._connection
+        if real is None:
+            return
+        try:
+            mode = real.execute("PRAGMA journal_mode").fetchone()[0]
+        except sqlite3.Error:
+            return
+        db.wal = str(mode).lower() == "wal"
+
+    def _wake_waiters(self, db: Database) -> None:
+        waiters, db.waiters = db.waiters, []
+        for op in waiters:
+            self._world.wake(op, f"{self._name} released its lock")
+
+    def _transaction_ended(self, committed: bool) -> None:
+        pending, self._pending_notifies = self._pending_notifies, []
+        for item in pending:
+            item.resolve(committed)
+
+    def _hard_close(self) -> None:
+        """Crash or schedule end: roll back and close without going through the loop."""
+        real = self._connection
+        self._running = False
+        self._connection = None
+        self._pending_notifies = []
+        if real is not None:
+            try:
+                real.close()
+            except sqlite3.Error:
+                pass
+        self._detach()
+
+
+def _stop_worker() -> None:
+    return None
+
+
+class SqliteLayer:
+    """The fake aiosqlite of one schedule: its databases and connections."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.databases = Databases(world.workdir, f"{next(_workdir_prefixes)}-")
+        self.connections: list[FakeConnection] = []
+
+    def connect(self, database: str | bytes | os.PathLike[str], *, iter_chunk_size: int = 64,
+                loop: asyncio.AbstractEventLoop | None = None,
+                **kwargs: Any) -> FakeConnection:
+        """Same signature as ``aiosqlite.connect``: returns an awaitable connection."""
+        if isinstance(database, bytes):
+            name = database.decode("utf-8")
+        else:
+            name = os.fspath(database)
+        return FakeConnection(self, name, iter_chunk_size, dict(kwargs))
+
+    def close_all(self) -> None:
+        for conn in self.connections:
+            conn._hard_close()
+        self.connections = []
+        for db in self.databases.by_name.values():
+            db.waiters.clear()
+
+    def cleanup(self) -> None:
+        self.close_all()
+        self.databases.remove_files()
+
+
+def layer_of(world: World) -> SqliteLayer:
+    """The sqlite layer of a world, created on first use."""
+    layer = world.extensions.get("sqlite")
+    if layer is None:
+        layer = world.extensions["sqlite"] = SqliteLayer(world)
+    assert isinstance(layer, SqliteLayer)
+    return layer
