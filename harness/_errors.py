@@ -43,8 +43,9 @@ class NondeterminismError(HarnessError):
     unseeded module-level ``random`` …) — the likely leak.
     """
 
-    def __init__(self, message: str, *, step: int | None = None,
-                 suspects: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, *, step: int | None = None, suspects: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.step = step
         self.suspects = suspects
@@ -68,8 +69,7 @@ class InterleavingError(AssertionError):
     Carries the replay ``token``, the ``timeline`` and the body's ``error``.
     """
 
-    def __init__(self, message: str, *, token: str, timeline: str,
-                 error: BaseException) -> None:
+    def __init__(self, message: str, *, token: str, timeline: str, error: BaseException) -> None:
         super().__init__(message)
         self.token = token
         self.timeline = timeline

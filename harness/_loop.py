@@ -34,6 +34,7 @@ environment operation, and I/O methods raise :class:`EscapeError`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import threading
 from collections.abc import Callable, Coroutine, Generator
@@ -59,6 +60,17 @@ def _describe_call(func: Callable[..., Any]) -> str:
 
 class ControlledLoop(asyncio.BaseEventLoop):
     """An asyncio loop whose environment and clock are driven by a :class:`World`."""
+
+    if TYPE_CHECKING:  # BaseEventLoop's private state, which typeshed does not declare
+        _ready: collections.deque[asyncio.Handle]
+        _scheduled: list[Any]  # of asyncio.TimerHandle
+        _timer_cancelled_count: int
+        _stopping: bool
+        _thread_id: int | None
+        _task_factory: Any
+        _asyncgens: Any
+
+        def _check_closed(self) -> None: ...
 
     def __init__(self, world: World, start_time: float = 0.0) -> None:
         super().__init__()
@@ -142,21 +154,26 @@ class ControlledLoop(asyncio.BaseEventLoop):
             ready.appendleft(handle)
 
     # ------------------------------------------------------------------ tasks
-    def create_task(self, coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
-                    *, name: str | None = None, context: Context | None = None,
-                    **kwargs: Any) -> asyncio.Task[_T]:
+    def create_task(  # type: ignore[override]
+        self,
+        coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
+        *,
+        name: str | None = None,
+        context: Context | None = None,
+        **kwargs: Any,
+    ) -> asyncio.Task[_T]:
         """Create a task with a deterministic default name (``task-N`` per schedule)."""
         self._check_closed()
         self._task_count += 1
         if name is None:
             name = f"task-{self._task_count}"
         if self._task_factory is None:
-            task: asyncio.Task[_T] = asyncio.Task(coro, loop=self, name=name, context=context,
-                                                  **kwargs)
+            task: asyncio.Task[_T] = asyncio.Task(
+                coro, loop=self, name=name, context=context, **kwargs
+            )
         else:
             factory: Any = self._task_factory
-            task = (factory(self, coro) if context is None
-                    else factory(self, coro, context=context))
+            task = factory(self, coro) if context is None else factory(self, coro, context=context)
             task.set_name(name)
         self._tasks.append(task)
         code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
@@ -168,8 +185,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         """Every task created on this loop, in creation order."""
         return list(self._tasks)
 
-    def _record_exception(self, loop: asyncio.AbstractEventLoop,
-                          context: dict[str, Any]) -> None:
+    def _record_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         message = str(context.get("message", "unhandled error"))
         error = context.get("exception")
         if error is not None:
@@ -177,8 +193,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._world.loop_errors.append(message)
 
     # --------------------------------------------------------- environment
-    def run_in_executor(self, executor: Executor | None, func: Callable[..., _T],
-                        *args: Any) -> asyncio.Future[_T]:
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Executor | None, func: Callable[..., _T], *args: Any
+    ) -> asyncio.Future[_T]:
         """Run ``func`` as an environment operation of the simulated pool (no thread)."""
         self._check_closed()
         label = short(f"{_describe_call(func)}()", 60)
@@ -187,11 +204,13 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def set_default_executor(self, executor: Any) -> None:
         return None
 
-    def call_soon_threadsafe(self, callback: Callable[..., object], *args: Any,
-                             context: Context | None = None) -> asyncio.Handle:
+    def call_soon_threadsafe(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Context | None = None
+    ) -> asyncio.Handle:
         if self._thread_id is not None and threading.get_ident() != self._thread_id:
             raise self._world.escape(
-                f"call_soon_threadsafe({_describe_call(callback)}) from another thread")
+                f"call_soon_threadsafe({_describe_call(callback)}) from another thread"
+            )
         return self.call_soon(callback, *args, context=context)
 
     def _write_to_self(self) -> None:
@@ -203,56 +222,45 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def _escape(self, what: str) -> Any:
         raise self._world.escape(what)
 
-    async def getaddrinfo(self, host: Any, port: Any, **kwargs: Any) -> Any:
-        return self._escape(f"getaddrinfo({host!r}, {port!r}) (real network)")
 
-    async def getnameinfo(self, sockaddr: Any, flags: int = 0) -> Any:
-        return self._escape("getnameinfo (real network)")
+def _escaping(name: str, what: str, is_async: bool) -> Callable[..., Any]:
+    if is_async:
 
-    async def create_connection(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("create_connection (a real socket)")
+        async def escape_async(self: ControlledLoop, *args: Any, **kwargs: Any) -> Any:
+            return self._escape(f"{name} ({what})")
 
-    async def create_server(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("create_server (a real socket)")
+        escape_async.__name__ = name
+        return escape_async
 
-    async def create_unix_connection(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("create_unix_connection (a real socket)")
+    def escape(self: ControlledLoop, *args: Any, **kwargs: Any) -> Any:
+        return self._escape(f"{name} ({what})")
 
-    async def create_unix_server(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("create_unix_server (a real socket)")
+    escape.__name__ = name
+    return escape
 
-    async def create_datagram_endpoint(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("create_datagram_endpoint (a real socket)")
 
-    async def subprocess_exec(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("subprocess_exec (a real process)")
-
-    async def subprocess_shell(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("subprocess_shell (a real process)")
-
-    async def connect_read_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("connect_read_pipe (real I/O)")
-
-    async def connect_write_pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("connect_write_pipe (real I/O)")
-
-    def add_reader(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("add_reader (real I/O)")
-
-    def add_writer(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("add_writer (real I/O)")
-
-    def add_signal_handler(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("add_signal_handler (real signals)")
-
-    async def sock_connect(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("sock_connect (a real socket)")
-
-    async def sock_recv(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("sock_recv (a real socket)")
-
-    async def sock_sendall(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("sock_sendall (a real socket)")
-
-    async def sock_accept(self, *args: Any, **kwargs: Any) -> Any:
-        return self._escape("sock_accept (a real socket)")
+# Real I/O would escape the simulation: each of these raises EscapeError naming itself.
+for _name, _what, _is_async in (
+    ("getaddrinfo", "real network", True),
+    ("getnameinfo", "real network", True),
+    ("create_connection", "a real socket", True),
+    ("create_server", "a real socket", True),
+    ("create_unix_connection", "a real socket", True),
+    ("create_unix_server", "a real socket", True),
+    ("create_datagram_endpoint", "a real socket", True),
+    ("connect_accepted_socket", "a real socket", True),
+    ("sock_connect", "a real socket", True),
+    ("sock_recv", "a real socket", True),
+    ("sock_sendall", "a real socket", True),
+    ("sock_accept", "a real socket", True),
+    ("sendfile", "real I/O", True),
+    ("start_tls", "real I/O", True),
+    ("subprocess_exec", "a real process", True),
+    ("subprocess_shell", "a real process", True),
+    ("connect_read_pipe", "real I/O", True),
+    ("connect_write_pipe", "real I/O", True),
+    ("add_reader", "real I/O", False),
+    ("add_writer", "real I/O", False),
+    ("add_signal_handler", "real signals", False),
+):
+    setattr(ControlledLoop, _name, _escaping(_name, _what, _is_async))

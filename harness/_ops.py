@@ -35,12 +35,33 @@ class OpState(enum.IntEnum):
 class Op:
     """One environment operation. Subclasses implement :meth:`run`."""
 
-    __slots__ = ("actor", "barrier", "channel", "committed", "deadline", "deadline_handle",
-                 "error", "final", "future", "id", "label", "state", "submitter", "value",
-                 "write")
+    __slots__ = (
+        "actor",
+        "barrier",
+        "channel",
+        "committed",
+        "deadline",
+        "deadline_handle",
+        "error",
+        "final",
+        "future",
+        "id",
+        "label",
+        "state",
+        "submitter",
+        "value",
+        "write",
+    )
 
-    def __init__(self, channel: Channel, label: str, future: asyncio.Future[Any] | None,
-                 *, barrier: bool = False, write: bool = False) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        label: str,
+        future: asyncio.Future[Any] | None,
+        *,
+        barrier: bool = False,
+        write: bool = False,
+    ) -> None:
         self.id = 0
         self.channel = channel
         self.label = label
@@ -137,8 +158,9 @@ class CallOp(Op):
 
     __slots__ = ("call",)
 
-    def __init__(self, channel: Channel, label: str, future: asyncio.Future[Any],
-                 call: Callable[[], Any]) -> None:
+    def __init__(
+        self, channel: Channel, label: str, future: asyncio.Future[Any], call: Callable[[], Any]
+    ) -> None:
         super().__init__(channel, label, future)
         self.call = call
 

@@ -96,8 +96,9 @@ def _sleep(seconds: float) -> None:
     world = current_world()
     if world is None:
         return _orig_sleep(seconds)
-    raise world.escape(f"time.sleep({seconds!r}) blocks on the wall clock; "
-                       f"use 'await asyncio.sleep({seconds!r})'")
+    raise world.escape(
+        f"time.sleep({seconds!r}) blocks on the wall clock; use 'await asyncio.sleep({seconds!r})'"
+    )
 
 
 def _thread_start(self: threading.Thread) -> None:
@@ -108,8 +109,10 @@ def _thread_start(self: threading.Thread) -> None:
     name = getattr(target, "__qualname__", None) or type(self).__name__
     hint = ""
     if name == "_connection_worker_thread":
-        hint = " (a real aiosqlite connection: use sim.connect, or keep patch_aiosqlite=True " \
-               "and call aiosqlite.connect through the module)"
+        hint = (
+            " (a real aiosqlite connection: use sim.connect, or keep patch_aiosqlite=True "
+            "and call aiosqlite.connect through the module)"
+        )
     raise world.escape(f"a real thread was started ({name}){hint}")
 
 
@@ -127,12 +130,14 @@ def _urandom(size: int) -> bytes:
     return _orig_urandom(size)
 
 
-def _routed_connect(database: Any, *, iter_chunk_size: int = 64, loop: Any = None,
-                    **kwargs: Any) -> aiosqlite.Connection:
+def _routed_connect(
+    database: Any, *, iter_chunk_size: int = 64, loop: Any = None, **kwargs: Any
+) -> aiosqlite.Connection:
     world = current_world()
     if world is None:
-        return _orig_aiosqlite_connect(database, iter_chunk_size=iter_chunk_size, loop=loop,
-                                       **kwargs)
+        return _orig_aiosqlite_connect(
+            database, iter_chunk_size=iter_chunk_size, loop=loop, **kwargs
+        )
     from .sqlite._connection import layer_of
 
     return layer_of(world).connect(database, iter_chunk_size=iter_chunk_size, **kwargs)
@@ -147,9 +152,13 @@ def _anyio_patch() -> tuple[object, str, object] | None:
     if original is None:  # pragma: no cover - anyio changed
         return None
 
-    async def run_sync_in_worker_thread(cls: Any, func: Callable[..., Any], args: tuple[Any, ...],
-                                        abandon_on_cancel: bool = False,
-                                        limiter: Any = None) -> Any:
+    async def run_sync_in_worker_thread(
+        cls: Any,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        abandon_on_cancel: bool = False,
+        limiter: Any = None,
+    ) -> Any:
         if current_world() is None:
             return await original.__func__(cls, func, args, abandon_on_cancel, limiter)
         import asyncio
@@ -179,8 +188,10 @@ def _install(patch_aiosqlite: bool) -> None:
         (os, "urandom", _urandom),
     ]
     if patch_aiosqlite:
-        patches += [(aiosqlite, "connect", _routed_connect),
-                    (aiosqlite.core, "connect", _routed_connect)]
+        patches += [
+            (aiosqlite, "connect", _routed_connect),
+            (aiosqlite.core, "connect", _routed_connect),
+        ]
     anyio_patch = _anyio_patch()
     if anyio_patch is not None:
         patches.append(anyio_patch)
@@ -227,8 +238,10 @@ def enter(world: World) -> None:
     if _state.world is not None:
         from ._errors import HarnessError
 
-        raise HarnessError("a simulation is already running on this thread: explore, replay "
-                           "and check cannot be nested inside a body")
+        raise HarnessError(
+            "a simulation is already running on this thread: explore, replay "
+            "and check cannot be nested inside a body"
+        )
     _state.world = world
     _state.thread = threading.get_ident()
     random.seed(world.sim_seed)

@@ -67,8 +67,14 @@ class RunRecord:
         return format_timeline(self.events)
 
 
-def run_schedule(body: Body, config: RunConfig, strategy: Strategy, seed: int, workdir: str,
-                 recover: Body | None = None) -> RunRecord | None:
+def run_schedule(
+    body: Body,
+    config: RunConfig,
+    strategy: Strategy,
+    seed: int,
+    workdir: str,
+    recover: Body | None = None,
+) -> RunRecord | None:
     """Run one schedule chosen by ``strategy``; None when the strategy is exhausted."""
     sim_seed = strategy.begin(seed)
     if sim_seed is None:
@@ -86,14 +92,23 @@ def run_schedule(body: Body, config: RunConfig, strategy: Strategy, seed: int, w
     if world.escapes:
         raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")
     strategy.end(world.decisions)
-    return RunRecord(error=error, events=world.events, decisions=world.decisions,
-                     sim_seed=sim_seed, steps=world.steps, faults_used=world.faults_used,
-                     notes=notes, crashes=crashes, loop_errors=world.loop_errors,
-                     suspects=world.suspects)
+    return RunRecord(
+        error=error,
+        events=world.events,
+        decisions=world.decisions,
+        sim_seed=sim_seed,
+        steps=world.steps,
+        faults_used=world.faults_used,
+        notes=notes,
+        crashes=crashes,
+        loop_errors=world.loop_errors,
+        suspects=world.suspects,
+    )
 
 
-def _run_incarnations(world: World, body: Body, recover: Body | None
-                      ) -> tuple[BaseException | None, dict[str, Any], int]:
+def _run_incarnations(
+    world: World, body: Body, recover: Body | None
+) -> tuple[BaseException | None, dict[str, Any], int]:
     notes: dict[str, Any] = {}
     entry = body
     crashes = 0
@@ -139,8 +154,9 @@ async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def _shut_down(world: World, loop: ControlledLoop, error: BaseException | None
-               ) -> BaseException | None:
+def _shut_down(
+    world: World, loop: ControlledLoop, error: BaseException | None
+) -> BaseException | None:
     """Cancel what is left, as asyncio.run does; then close the loop."""
     for kind in world.faults_left:
         world.faults_left[kind] = 0
@@ -150,7 +166,7 @@ def _shut_down(world: World, loop: ControlledLoop, error: BaseException | None
             for task in tasks:
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        if loop._asyncgens:  # type: ignore[attr-defined]
+        if loop._asyncgens:
             loop.run_until_complete(loop.shutdown_asyncgens())
     except ScheduleError as exc:
         _abandon(world, loop)
@@ -170,12 +186,12 @@ def _abandon(world: World, loop: ControlledLoop) -> None:
     for task in loop.created_tasks():
         if not task.done():
             try:
-                task.get_coro().close()  # type: ignore[union-attr]
+                task.get_coro().close()
             except (Exception, Abandoned):
                 pass
     layer_of(world).close_all()
-    loop._ready.clear()  # type: ignore[attr-defined]
-    loop._scheduled.clear()  # type: ignore[attr-defined]
+    loop._ready.clear()
+    loop._scheduled.clear()
     if not loop.is_running():
         loop.close()
 

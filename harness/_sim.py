@@ -17,12 +17,28 @@ from .sqlite._connection import FakeConnection, SqliteLayer, layer_of
 
 
 def _module(layer: SqliteLayer) -> types.ModuleType:
-    mod = types.ModuleType("harness.aiosqlite", "aiosqlite, simulated: statements run on "
-                           "real SQLite at steps a strategy chooses")
-    names = ("DatabaseError", "DataError", "Error", "IntegrityError", "InterfaceError",
-             "InternalError", "NotSupportedError", "OperationalError", "ProgrammingError",
-             "Row", "Warning", "paramstyle", "register_adapter", "register_converter",
-             "sqlite_version", "sqlite_version_info")
+    mod = types.ModuleType(
+        "harness.aiosqlite",
+        "aiosqlite, simulated: statements run on real SQLite at steps a strategy chooses",
+    )
+    names = (
+        "DatabaseError",
+        "DataError",
+        "Error",
+        "IntegrityError",
+        "InterfaceError",
+        "InternalError",
+        "NotSupportedError",
+        "OperationalError",
+        "ProgrammingError",
+        "Row",
+        "Warning",
+        "paramstyle",
+        "register_adapter",
+        "register_converter",
+        "sqlite_version",
+        "sqlite_version_info",
+    )
     for name in names:
         setattr(mod, name, getattr(sqlite3, name))
     mod.connect = layer.connect  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ import asyncio
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
@@ -67,7 +67,7 @@ class RunConfig:
     """How one schedule runs (everything but the choices)."""
 
     mode: str = "fifo"
-    faults: FaultBudget = FaultBudget()
+    faults: FaultBudget = field(default_factory=FaultBudget)
     max_steps: int = 100_000
     chaos: bool = False
     patch_aiosqlite: bool = True
@@ -95,8 +95,7 @@ class Delivery:
 class World:
     """All state of one schedule (see the module docstring)."""
 
-    def __init__(self, config: RunConfig, strategy: Strategy, sim_seed: int,
-                 workdir: str) -> None:
+    def __init__(self, config: RunConfig, strategy: Strategy, sim_seed: int, workdir: str) -> None:
         self.config = config
         self.strategy = strategy
         self.sim_seed = sim_seed
@@ -105,8 +104,7 @@ class World:
         self.decisions: list[tuple[int, int]] = []
         self.events: list[Event] = []
         b = config.faults
-        self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full,
-                            "crash": b.crash}
+        self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
         self.faults_used: list[str] = []
         self.steps = 0
         self.generation = 0
@@ -237,8 +235,9 @@ class World:
         else:
             index = self.strategy.choose(ChoicePoint(len(self.decisions), alts, not ready))
             if not 0 <= index < count:
-                raise HarnessError(f"strategy {self.strategy!r} chose {index!r} "
-                                   f"among {count} alternatives")
+                raise HarnessError(
+                    f"strategy {self.strategy!r} chose {index!r} among {count} alternatives"
+                )
             self.decisions.append((index, count))
         alt = alts[index]
         if alt.kind is Kind.RUN:
@@ -250,8 +249,10 @@ class World:
     def count_step(self) -> None:
         self.steps += 1
         if self.steps > self.config.max_steps:
-            raise LivelockError(f"step budget of {self.config.max_steps} exhausted at virtual "
-                                f"time {self.now():.3f}s; still running: {self.stuck_tasks()}")
+            raise LivelockError(
+                f"step budget of {self.config.max_steps} exhausted at virtual "
+                f"time {self.now():.3f}s; still running: {self.stuck_tasks()}"
+            )
 
     def _idle_without_work(self) -> None:
         loop = self.loop
@@ -259,9 +260,11 @@ class World:
         if loop.next_timer() is not None:
             loop.advance()
             return
-        raise DeadlockError(f"deadlock at virtual time {self.now():.3f}s: no callback is ready, "
-                            f"no operation is pending and no timer is set; stuck: "
-                            f"{self.stuck_tasks()}")
+        raise DeadlockError(
+            f"deadlock at virtual time {self.now():.3f}s: no callback is ready, "
+            f"no operation is pending and no timer is set; stuck: "
+            f"{self.stuck_tasks()}"
+        )
 
     def _alternatives(self, ready: bool) -> list[Alternative]:
         if ready and self._cache_version == self._version:
@@ -318,10 +321,17 @@ class World:
             self.faults_left["crash"] -= 1
             self.faults_used.append("crash")
             after = alt.fault == "deliver"
-            where = ("after it committed, before its result was delivered" if after
-                     else "before it executed")
-            self.event(target.channel.name, "crash",
-                       f"process crashes at {short(target.label, 50)} ({where})", deviation)
+            where = (
+                "after it committed, before its result was delivered"
+                if after
+                else "before it executed"
+            )
+            self.event(
+                target.channel.name,
+                "crash",
+                f"process crashes at {short(target.label, 50)} ({where})",
+                deviation,
+            )
             raise Crash(target, after)
         else:  # pragma: no cover - RUN is handled by step()
             raise AssertionError(kind)
@@ -337,9 +347,13 @@ class World:
             if op.deadline_handle is None and op.deadline is not None:
                 assert self.loop is not None
                 op.deadline_handle = self.loop.call_at(op.deadline, self._on_deadline, op)
-            self.event(channel.name, "block",
-                       f"{short(op.label, 50)} -> database is locked; waits for the lock "
-                       f"until {op.deadline or 0.0:.3f}s (busy_timeout)", deviation)
+            self.event(
+                channel.name,
+                "block",
+                f"{short(op.label, 50)} -> database is locked; waits for the lock "
+                f"until {op.deadline or 0.0:.3f}s (busy_timeout)",
+                deviation,
+            )
         else:
             op.state = OpState.EXECUTED
             if op.deadline_handle is not None:
@@ -374,8 +388,11 @@ class World:
             return "(no loop)"
         tasks = sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name())
         parts = [f"{t.get_name()} at {where(t)}" for t in tasks if not t.done()]
-        pending = [f"{op.channel.name}: {short(op.label, 40)} ({op.state.name.lower()})"
-                   for op in self._enabled.values() if isinstance(op, Op)]
+        pending = [
+            f"{op.channel.name}: {short(op.label, 40)} ({op.state.name.lower()})"
+            for op in self._enabled.values()
+            if isinstance(op, Op)
+        ]
         text = "; ".join(parts) if parts else "(no task)"
         if pending:
             text += "; pending operations: " + "; ".join(pending)
@@ -401,15 +418,16 @@ def where(task: asyncio.Task[Any]) -> str:
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if frame is not None:
             inner = frame
-            if not frame.f_code.co_filename.startswith(library) and "anyio" not in \
-                    frame.f_code.co_filename:
+            if (
+                not frame.f_code.co_filename.startswith(library)
+                and "anyio" not in frame.f_code.co_filename
+            ):
                 user = frame
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
     if inner is None:
         return "(not started)"
     shown = user or inner
-    text = f"{shown.f_code.co_name} ({os.path.basename(shown.f_code.co_filename)}:" \
-           f"{shown.f_lineno})"
+    text = f"{shown.f_code.co_name} ({os.path.basename(shown.f_code.co_filename)}:{shown.f_lineno})"
     if inner is not shown:
         text += f" awaiting {inner.f_code.co_qualname}"
     return text

@@ -15,6 +15,7 @@ it is sent when that transaction commits and dropped if it rolls back
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._world import Delivery, World
@@ -93,6 +94,17 @@ class PendingNotify:
             self.bus._world.event(self.conn.name, "drop", f"{text} (transaction rolled back)")
 
 
+def _arrival(
+    loop: asyncio.AbstractEventLoop, sub: Subscription, payload: Any
+) -> Callable[[], None]:
+    """The delivery step: the payload lands in the loop's ready queue, like a socket read."""
+
+    def arrive() -> None:
+        loop.call_soon(sub._push, payload)
+
+    return arrive
+
+
 class Bus:
     """``sim.bus`` — see the module docstring."""
 
@@ -108,8 +120,7 @@ class Bus:
         self._subs.setdefault(channel, []).append(sub)
         return sub
 
-    async def notify(self, channel: str, payload: Any = None, *,
-                     conn: Any = None) -> None:
+    async def notify(self, channel: str, payload: Any = None, *, conn: Any = None) -> None:
         """Send ``payload`` to every subscriber of ``channel`` (at ``conn``'s commit, if given)."""
         world = self._world
         world.check_alive(self._generation)
@@ -134,9 +145,7 @@ class Bus:
         assert loop is not None
         label = f"{channel}: {short(repr(payload), 48)}"
         for sub in self._subs.get(channel, ()):
-            delivery = Delivery(sub.name, label,
-                                lambda sub=sub: loop.call_soon(sub._push, payload))
-            world.enable_delivery(delivery)
+            world.enable_delivery(Delivery(sub.name, label, _arrival(loop, sub, payload)))
 
     def _unsubscribe(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.channel)

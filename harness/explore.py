@@ -1,4 +1,4 @@
-"""``explore``, ``replay`` and ``check``: the public entry points (DESIGN §3–§4).
+"""``explore``, ``replay`` and ``check``: the public entry points (DESIGN §3 and §4).
 
 Exploration runs schedules chosen by a strategy until the budget is spent,
 the strategy's bounded space is covered, or (by default) the first failure.
@@ -31,10 +31,13 @@ from .sqlite._database import default_workroot
 from .strategies import Replay, Strategy, by_name
 from .trace import Event, FaultBudget, Schedule, decode_token, encode_token, format_timeline
 
-_GENERIC_LEAKS = ("state kept between schedules (module globals, class attributes, caches)",
-                  "a real thread or process", "os.urandom / uuid.uuid4 / secrets",
-                  "iteration over a set of strings (PYTHONHASHSEED)",
-                  "datetime.now() (not virtualised)")
+_GENERIC_LEAKS = (
+    "state kept between schedules (module globals, class attributes, caches)",
+    "a real thread or process",
+    "os.urandom / uuid.uuid4 / secrets",
+    "iteration over a set of strings (PYTHONHASHSEED)",
+    "datetime.now() (not virtualised)",
+)
 
 
 class StopReason(enum.Enum):
@@ -126,27 +129,49 @@ class Session:
         self.workdir = tempfile.mkdtemp(prefix="harness-", dir=default_workroot())
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self._control.__exit__(kind, exc, tb)
 
-    def run(self, body: Body, strategy: Strategy, seed: int,
-            recover: Body | None) -> RunRecord | None:
+    def run(
+        self, body: Body, strategy: Strategy, seed: int, recover: Body | None
+    ) -> RunRecord | None:
         return run_schedule(body, self.config, strategy, seed, self.workdir, recover)
 
-    def replay(self, body: Body, choices: Sequence[int], sim_seed: int, recover: Body | None,
-               *, strict: bool = True) -> RunRecord:
-        record = run_schedule(body, self.config, Replay(choices, seed=sim_seed, strict=strict),
-                              0, self.workdir, recover)
+    def replay(
+        self,
+        body: Body,
+        choices: Sequence[int],
+        sim_seed: int,
+        recover: Body | None,
+        *,
+        strict: bool = True,
+    ) -> RunRecord:
+        record = run_schedule(
+            body,
+            self.config,
+            Replay(choices, seed=sim_seed, strict=strict),
+            0,
+            self.workdir,
+            recover,
+        )
         assert record is not None
         return record
 
     def token(self, record: RunRecord) -> str:
-        return encode_token(Schedule(seed=record.sim_seed, choices=record.choices,
-                                     mode=self.config.mode, faults=self.config.faults,
-                                     label=self.label, chaos=self.config.chaos,
-                                     digest=record.digest[:8]))
+        return encode_token(
+            Schedule(
+                seed=record.sim_seed,
+                choices=record.choices,
+                mode=self.config.mode,
+                faults=self.config.faults,
+                label=self.label,
+                chaos=self.config.chaos,
+                digest=record.digest[:8],
+            )
+        )
 
     def confirm(self, body: Body, recover: Body | None, record: RunRecord) -> RunRecord:
         """Replay ``record``'s schedule; raise NondeterminismError unless it is identical."""
@@ -161,40 +186,64 @@ class Session:
 
 def _with_suspects(exc: NondeterminismError, record: RunRecord) -> NondeterminismError:
     suspects = tuple(record.suspects) or _GENERIC_LEAKS
-    return NondeterminismError(f"{exc}; likely leak: {', '.join(suspects)}", step=exc.step,
-                               suspects=suspects)
+    return NondeterminismError(
+        f"{exc}; likely leak: {', '.join(suspects)}", step=exc.step, suspects=suspects
+    )
 
 
 def divergence(first: RunRecord, second: RunRecord) -> NondeterminismError:
     """Name the first step at which two runs of the same schedule differ."""
     a, b = first.events, second.events
-    step = next((i for i in range(min(len(a), len(b))) if a[i].key() != b[i].key()),
-                min(len(a), len(b)))
+    step = next(
+        (i for i in range(min(len(a), len(b))) if a[i].key() != b[i].key()), min(len(a), len(b))
+    )
+
     def show(events: list[Event]) -> str:
         if step >= len(events):
             return "(nothing: the run ended)"
         e = events[step]
         return f"{e.actor} {e.kind} {e.text}"
+
     suspects = tuple(dict.fromkeys(first.suspects + second.suspects)) or _GENERIC_LEAKS
     return NondeterminismError(
         f"the same schedule ran differently: step {step + 1} was '{show(a)}' and then "
-        f"'{show(b)}'; likely leak: {', '.join(suspects)}", step=step + 1, suspects=suspects)
+        f"'{show(b)}'; likely leak: {', '.join(suspects)}",
+        step=step + 1,
+        suspects=suspects,
+    )
 
 
-def _config(mode: str, faults: Faults | None, max_steps: int, chaos: bool,
-            patch_aiosqlite: bool) -> RunConfig:
+def _config(
+    mode: str, faults: Faults | None, max_steps: int, chaos: bool, patch_aiosqlite: bool
+) -> RunConfig:
     if faults is not None and not isinstance(faults, Faults):
         raise TypeError(f"faults must be a harness.Faults, not {faults!r}")
-    return RunConfig(mode=mode, faults=faults.budget() if faults else FaultBudget(),
-                     max_steps=max_steps, chaos=chaos, patch_aiosqlite=patch_aiosqlite)
+    return RunConfig(
+        mode=mode,
+        faults=faults.budget() if faults else FaultBudget(),
+        max_steps=max_steps,
+        chaos=chaos,
+        patch_aiosqlite=patch_aiosqlite,
+    )
 
 
-def explore(body: Body, *, schedules: int = 200, strategy: str | Strategy = "pct",
-            seed: int = 0, mode: str = "fifo", faults: Faults | None = None,
-            recover: Body | None = None, stop_on_first: bool = True, shrink: bool = True,
-            patch_aiosqlite: bool = True, chaos: bool = False, max_steps: int = 100_000,
-            label: str = "", progress: Callable[[int, int], None] | None = None
-            ) -> ExploreResult:
+def explore(
+    body: Body,
+    *,
+    schedules: int = 200,
+    strategy: str | Strategy = "pct",
+    seed: int = 0,
+    mode: str = "fifo",
+    faults: Faults | None = None,
+    recover: Body | None = None,
+    stop_on_first: bool = True,
+    shrink: bool = True,
+    patch_aiosqlite: bool = True,
+    chaos: bool = False,
+    max_steps: int = 100_000,
+    label: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> ExploreResult:
     """Run up to ``schedules`` schedules of ``body`` and report confirmed failures."""
     if not isinstance(schedules, int) or isinstance(schedules, bool) or schedules < 1:
         raise ValueError(f"schedules must be a positive int, not {schedules!r}")
@@ -231,18 +280,25 @@ def explore(body: Body, *, schedules: int = 200, strategy: str | Strategy = "pct
         reason = StopReason.EXHAUSTED
     else:
         reason = StopReason.BUDGET
-    return ExploreResult(failures=failures, schedules_run=ran, exhausted=exhausted,
-                         stop_reason=reason, distinct_schedules=len(seen),
-                         elapsed=_wall_clock() - started,
-                         strategy=getattr(strat, "name", type(strat).__name__))
+    return ExploreResult(
+        failures=failures,
+        schedules_run=ran,
+        exhausted=exhausted,
+        stop_reason=reason,
+        distinct_schedules=len(seen),
+        elapsed=_wall_clock() - started,
+        strategy=getattr(strat, "name", type(strat).__name__),
+    )
 
 
-def _report(session: Session, body: Body, recover: Body | None, record: RunRecord,
-            index: int, shrink: bool) -> Failure:
+def _report(
+    session: Session, body: Body, recover: Body | None, record: RunRecord, index: int, shrink: bool
+) -> Failure:
     session.confirm(body, recover, record)
     original = session.token(record)
     best = record
     if shrink:
+
         def attempt(choices: Sequence[int]) -> RunRecord:
             return session.replay(body, choices, record.sim_seed, recover, strict=False)
 
@@ -252,18 +308,38 @@ def _report(session: Session, body: Body, recover: Body | None, record: RunRecor
             if not same_failure(best.error, record.error):  # pragma: no cover - guarded above
                 best = record
     assert best.error is not None
-    return Failure(token=session.token(best), error=best.error, timeline=best.timeline,
-                   trace_digest=best.digest, schedule=index, steps=best.steps,
-                   deviations=best.deviations, faults=tuple(best.faults_used),
-                   original_token=original, events=best.events, notes=best.notes)
+    return Failure(
+        token=session.token(best),
+        error=best.error,
+        timeline=best.timeline,
+        trace_digest=best.digest,
+        schedule=index,
+        steps=best.steps,
+        deviations=best.deviations,
+        faults=tuple(best.faults_used),
+        original_token=original,
+        events=best.events,
+        notes=best.notes,
+    )
 
 
-def replay(body: Body, token: str, *, recover: Body | None = None,
-           patch_aiosqlite: bool = True, max_steps: int = 100_000) -> Run:
+def replay(
+    body: Body,
+    token: str,
+    *,
+    recover: Body | None = None,
+    patch_aiosqlite: bool = True,
+    max_steps: int = 100_000,
+) -> Run:
     """Re-run the schedule a token describes (mode and faults come from the token)."""
     schedule = decode_token(token)
-    config = RunConfig(mode=schedule.mode, faults=schedule.faults, max_steps=max_steps,
-                       chaos=schedule.chaos, patch_aiosqlite=patch_aiosqlite)
+    config = RunConfig(
+        mode=schedule.mode,
+        faults=schedule.faults,
+        max_steps=max_steps,
+        chaos=schedule.chaos,
+        patch_aiosqlite=patch_aiosqlite,
+    )
     with Session(config, schedule.label) as session:
         try:
             record = session.replay(body, schedule.choices, schedule.seed, recover)
@@ -277,10 +353,17 @@ def replay(body: Body, token: str, *, recover: Body | None = None,
                 f"this token replays to a different trace than where it was recorded "
                 f"(digest {record.digest[:8]}, recorded {schedule.digest}): the body, its "
                 f"data or the SQLite version differs from the recording run; likely leak: "
-                f"{', '.join(record.suspects or _GENERIC_LEAKS)}")
-    return Run(error=record.error, timeline=format_timeline(record.events),
-               trace_digest=record.digest, token=token.strip(), steps=record.steps,
-               events=record.events, notes=record.notes)
+                f"{', '.join(record.suspects or _GENERIC_LEAKS)}"
+            )
+    return Run(
+        error=record.error,
+        timeline=format_timeline(record.events),
+        trace_digest=record.digest,
+        token=token.strip(),
+        steps=record.steps,
+        events=record.events,
+        notes=record.notes,
+    )
 
 
 def check(body: Body, **options: Any) -> ExploreResult:
@@ -289,11 +372,14 @@ def check(body: Body, **options: Any) -> ExploreResult:
     if result.failed:
         f = result.failures[0]
         name = getattr(body, "__qualname__", "body")
-        message = (f"schedule {f.schedule + 1} of {result.schedules_run} failed: "
-                   f"{type(f.error).__name__}: {f.error}\n\n{f.timeline}\n\n"
-                   f"replay: harness.replay({name}, {f.token!r})")
-        raise InterleavingError(message, token=f.token, timeline=f.timeline,
-                                error=f.error) from f.error
+        message = (
+            f"schedule {f.schedule + 1} of {result.schedules_run} failed: "
+            f"{type(f.error).__name__}: {f.error}\n\n{f.timeline}\n\n"
+            f"replay: harness.replay({name}, {f.token!r})"
+        )
+        raise InterleavingError(
+            message, token=f.token, timeline=f.timeline, error=f.error
+        ) from f.error
     return result
 
 

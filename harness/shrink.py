@@ -53,8 +53,9 @@ def order_key(record: RunRecord) -> tuple[int, int, int, int]:
     return (len(record.faults_used), record.deviations, sum(choices), record.steps)
 
 
-def shrink_schedule(run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, *,
-                    max_runs: int = 400) -> RunRecord:
+def shrink_schedule(
+    run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, *, max_runs: int = 400
+) -> RunRecord:
     """Return the simplest record found that fails like ``failing`` (maybe ``failing``)."""
     target = failing.error
     best = failing
@@ -71,8 +72,11 @@ def shrink_schedule(run: Callable[[Sequence[int]], RunRecord], failing: RunRecor
         tried.add(key)
         runs += 1
         record = run(key)
-        if record.error is not None and same_failure(record.error, target) \
-                and order_key(record) < order_key(best):
+        if (
+            record.error is not None
+            and same_failure(record.error, target)
+            and order_key(record) < order_key(best)
+        ):
             best = record
             return True
         return False

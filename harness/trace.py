@@ -49,8 +49,9 @@ class Event:
 
     __slots__ = ("actor", "deviation", "kind", "text", "time")
 
-    def __init__(self, time: float, actor: str, kind: str, text: str,
-                 deviation: bool = False) -> None:
+    def __init__(
+        self, time: float, actor: str, kind: str, text: str, deviation: bool = False
+    ) -> None:
         self.time = time
         self.actor = actor
         self.kind = kind
@@ -168,7 +169,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise TokenError("replay token is truncated")
-        chunk = self.data[self.pos:self.pos + n]
+        chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
 
@@ -281,9 +282,15 @@ def decode_token(token: object) -> Schedule:
     digest = r.take(_DIGEST_BYTES).hex()
     if r.pos != len(r.data):
         raise TokenError("replay token is corrupt (trailing data)")
-    return Schedule(seed=seed, choices=choices, mode=mode, faults=faults, label=label,
-                    chaos=bool(flags & _FLAG_CHAOS),
-                    digest="" if digest == "0" * (_DIGEST_BYTES * 2) else digest)
+    return Schedule(
+        seed=seed,
+        choices=choices,
+        mode=mode,
+        faults=faults,
+        label=label,
+        chaos=bool(flags & _FLAG_CHAOS),
+        digest="" if digest == "0" * (_DIGEST_BYTES * 2) else digest,
+    )
 
 
 def short(text: str, limit: int) -> str:

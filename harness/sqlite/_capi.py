@@ -134,8 +134,10 @@ def probe() -> _Lib:
         finally:
             os.unlink(path)
     except (OSError, AttributeError, RuntimeError) as exc:
-        _problem = (f"harness cannot reach the SQLite C API through Python's sqlite3 module "
-                    f"({exc}); it needs CPython with a dynamically exported libsqlite3")
+        _problem = (
+            f"harness cannot reach the SQLite C API through Python's sqlite3 module "
+            f"({exc}); it needs CPython with a dynamically exported libsqlite3"
+        )
         raise RuntimeError(_problem) from None
     _lib = lib
     return lib

@@ -32,7 +32,7 @@ class Statement:
 @functools.lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:
     start = _LEADING.match(sql)
-    rest = sql[start.end() if start else 0:]
+    rest = sql[start.end() if start else 0 :]
     words = _WORD.findall(rest[:64])
     keyword = words[0].upper() if words else ""
     second = words[1].upper() if len(words) > 1 else ""

@@ -26,7 +26,7 @@ import asyncio
 import itertools
 import os
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sized
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -42,10 +42,12 @@ from ._database import Database, Databases
 if TYPE_CHECKING:
     from ..bus import PendingNotify
 
-_SQL_METHODS = frozenset({"execute", "executemany", "executescript", "_execute_insert",
-                          "_execute_fetchall"})
-_IMPLICIT_BEGIN_METHODS = frozenset({"execute", "executemany", "_execute_insert",
-                                     "_execute_fetchall"})
+_SQL_METHODS = frozenset(
+    {"execute", "executemany", "executescript", "_execute_insert", "_execute_fetchall"}
+)
+_IMPLICIT_BEGIN_METHODS = frozenset(
+    {"execute", "executemany", "_execute_insert", "_execute_fetchall"}
+)
 _COMMIT = Statement("COMMIT", False, False, True, False, False, False)
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 _hook_keys = itertools.count(1)
@@ -60,7 +62,7 @@ def _label(method: str, owner: object, sql: str | None, args: tuple[Any, ...]) -
             return f"{prefix}script: {text}"
         params = args[1] if len(args) > 1 else None
         if method == "executemany":
-            size = len(params) if hasattr(params, "__len__") else "?"
+            size = len(params) if isinstance(params, Sized) else "?"
             return f"{prefix}{text} [{size} parameter sets]"
         if params:
             text += " " + short(repr(tuple(params) if isinstance(params, list) else params), 48)
@@ -76,9 +78,17 @@ class SqlOp(Op):
 
     __slots__ = ("args", "conn", "fn", "kwargs", "method", "stmt")
 
-    def __init__(self, conn: FakeConnection, fn: Callable[..., Any], args: tuple[Any, ...],
-                 kwargs: dict[str, Any], future: asyncio.Future[Any] | None, *,
-                 label: str | None = None, barrier: bool = False) -> None:
+    def __init__(
+        self,
+        conn: FakeConnection,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        future: asyncio.Future[Any] | None,
+        *,
+        label: str | None = None,
+        barrier: bool = False,
+    ) -> None:
         method = getattr(fn, "__name__", "call")
         owner = getattr(fn, "__self__", None)
         sql = args[0] if method in _SQL_METHODS and args and isinstance(args[0], str) else None
@@ -88,10 +98,18 @@ class SqlOp(Op):
             stmt = _COMMIT
         else:
             stmt = NOT_SQL
-        write = conn._db is not None and conn._db.path is not None and (
-            stmt.write or stmt.commit or stmt.begin_lock)
-        super().__init__(conn._channel, label or _label(method, owner, sql, args), future,
-                         barrier=barrier, write=write)
+        write = (
+            conn._db is not None
+            and conn._db.path is not None
+            and (stmt.write or stmt.commit or stmt.begin_lock)
+        )
+        super().__init__(
+            conn._channel,
+            label or _label(method, owner, sql, args),
+            future,
+            barrier=barrier,
+            write=write,
+        )
         self.conn = conn
         self.fn = fn
         self.args = args
@@ -135,8 +153,12 @@ class SqlOp(Op):
             try:
                 self.value = self.fn(*self.args, **self.kwargs)
             except sqlite3.OperationalError as exc:
-                if (state.busy_calls and conn._timeout_ms > 0 and not self.final
-                        and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5):
+                if (
+                    state.busy_calls
+                    and conn._timeout_ms > 0
+                    and not self.final
+                    and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
+                ):
                     return self._wait_for_lock(db)
                 self.error = exc
             except BaseException as exc:  # aiosqlite hands every exception back
@@ -176,9 +198,14 @@ class SqlOp(Op):
     def _fault(self, kind: str) -> None:
         """Fail like SQLite would: no effect, but Python's implicit BEGIN has already run."""
         real = self.conn._connection
-        if (real is not None and self.stmt.dml and self.method in _IMPLICIT_BEGIN_METHODS
-                and real.isolation_level is not None and not real.in_transaction
-                and getattr(real, "autocommit", _LEGACY) == _LEGACY):
+        if (
+            real is not None
+            and self.stmt.dml
+            and self.method in _IMPLICIT_BEGIN_METHODS
+            and real.isolation_level is not None
+            and not real.in_transaction
+            and getattr(real, "autocommit", _LEGACY) == _LEGACY
+        ):
             level = real.isolation_level
             if not (kind == "busy" and level.upper() in ("IMMEDIATE", "EXCLUSIVE")):
                 try:
@@ -192,8 +219,9 @@ class SqlOp(Op):
 class FakeConnection(aiosqlite.Connection):
     """A drop-in ``aiosqlite.Connection`` running inside a simulation."""
 
-    def __init__(self, layer: SqliteLayer, database: str, iter_chunk_size: int,
-                 kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, layer: SqliteLayer, database: str, iter_chunk_size: int, kwargs: dict[str, Any]
+    ) -> None:
         # aiosqlite.Connection.__init__ is not called on purpose: it creates a real thread.
         world = layer.world
         self._running = True
@@ -227,8 +255,15 @@ class FakeConnection(aiosqlite.Connection):
         return self._name
 
     # ----------------------------------------------------- the worker bridge
-    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                *, label: str | None = None, barrier: bool = False) -> asyncio.Future[Any]:
+    def _submit(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        label: str | None = None,
+        barrier: bool = False,
+    ) -> asyncio.Future[Any]:
         self._world.check_alive(self._generation)
         future: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
         self._world.submit(SqlOp(self, fn, args, kwargs, future, label=label, barrier=barrier))
@@ -242,8 +277,7 @@ class FakeConnection(aiosqlite.Connection):
     async def _connect(self) -> FakeConnection:
         if self._connection is None:
             try:
-                future = self._submit(self._open, (), {}, label="connect",
-                                      barrier=True)
+                future = self._submit(self._open, (), {}, label="connect", barrier=True)
                 self._connection = await future
             except BaseException:
                 self._running = False
@@ -277,20 +311,24 @@ class FakeConnection(aiosqlite.Connection):
                 await future
 
     async def interrupt(self) -> None:
-        raise NotImplementedError("aiosqlite.Connection.interrupt() is not supported inside a "
-                                  "harness simulation")
+        raise NotImplementedError(
+            "aiosqlite.Connection.interrupt() is not supported inside a harness simulation"
+        )
 
     async def enable_load_extension(self, value: bool) -> None:
-        raise NotImplementedError("aiosqlite.Connection.enable_load_extension() is not "
-                                  "supported inside a harness simulation")
+        raise NotImplementedError(
+            "aiosqlite.Connection.enable_load_extension() is not "
+            "supported inside a harness simulation"
+        )
 
     async def load_extension(self, path: str) -> None:
-        raise NotImplementedError("aiosqlite.Connection.load_extension() is not supported "
-                                  "inside a harness simulation")
+        raise NotImplementedError(
+            "aiosqlite.Connection.load_extension() is not supported inside a harness simulation"
+        )
 
     # ------------------------------------------------- runs on "the thread"
     def _open(self) -> sqlite3.Connection:
-        real = sqlite3.connect(self._target, timeout=0, **self._kwargs)
+        real: sqlite3.Connection = sqlite3.connect(self._target, timeout=0, **self._kwargs)
         try:
             self._hooks = _capi.Hooks(real, next(_hook_keys))
         except BaseException:
@@ -362,14 +400,16 @@ class SqliteLayer:
         self.databases = Databases(world.workdir, f"{next(_workdir_prefixes)}-")
         self.connections: list[FakeConnection] = []
 
-    def connect(self, database: str | bytes | os.PathLike[str], *, iter_chunk_size: int = 64,
-                loop: asyncio.AbstractEventLoop | None = None,
-                **kwargs: Any) -> FakeConnection:
+    def connect(
+        self,
+        database: str | bytes | os.PathLike[str],
+        *,
+        iter_chunk_size: int = 64,
+        loop: asyncio.AbstractEventLoop | None = None,
+        **kwargs: Any,
+    ) -> FakeConnection:
         """Same signature as ``aiosqlite.connect``: returns an awaitable connection."""
-        if isinstance(database, bytes):
-            name = database.decode("utf-8")
-        else:
-            name = os.fspath(database)
+        name = database.decode("utf-8") if isinstance(database, bytes) else os.fspath(database)
         return FakeConnection(self, name, iter_chunk_size, dict(kwargs))
 
     def close_all(self) -> None:

@@ -39,7 +39,7 @@ def default_workroot() -> str:
 class Database:
     """One real database file (or shared in-memory database) of a schedule."""
 
-    __slots__ = ("name", "path", "wal", "waiters")
+    __slots__ = ("name", "path", "waiters", "wal")
 
     def __init__(self, name: str, path: str | None) -> None:
         self.name = name

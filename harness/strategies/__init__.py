@@ -13,8 +13,19 @@ from .pct import PCT
 from .random import Random
 from .replay import Replay
 
-__all__ = ("ORDINARY", "PCT", "Alternative", "ChoicePoint", "Decision", "Exhaustive",
-           "Kind", "Random", "Replay", "Strategy", "by_name")
+__all__ = (
+    "ORDINARY",
+    "PCT",
+    "Alternative",
+    "ChoicePoint",
+    "Decision",
+    "Exhaustive",
+    "Kind",
+    "Random",
+    "Replay",
+    "Strategy",
+    "by_name",
+)
 
 NAMES = ("random", "pct", "exhaustive")
 

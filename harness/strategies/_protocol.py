@@ -51,8 +51,9 @@ class Alternative:
 
     __slots__ = ("actor", "fault", "kind", "target")
 
-    def __init__(self, kind: Kind, actor: str, fault: str | None = None,
-                 target: object = None) -> None:
+    def __init__(
+        self, kind: Kind, actor: str, fault: str | None = None, target: object = None
+    ) -> None:
         self.kind = kind
         self.actor = actor
         self.fault = fault

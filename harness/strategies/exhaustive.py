@@ -55,7 +55,9 @@ class Exhaustive:
             if choice >= len(point.alternatives):
                 raise NondeterminismError(
                     f"exhaustive search diverged at choice point {pos + 1}: the body is not "
-                    "deterministic for a fixed schedule", step=pos + 1)
+                    "deterministic for a fixed schedule",
+                    step=pos + 1,
+                )
             return choice
         return 0
 

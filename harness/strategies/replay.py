@@ -42,14 +42,18 @@ class Replay:
                 raise NondeterminismError(
                     f"replay diverged at choice point {pos + 1}: the recorded schedule ended "
                     f"after {len(self.choices)} choice points but the body offered another "
-                    f"({count} alternatives)", step=pos + 1)
+                    f"({count} alternatives)",
+                    step=pos + 1,
+                )
             return 0
         choice = self.choices[pos]
         if choice >= count:
             if self.strict:
                 raise NondeterminismError(
                     f"replay diverged at choice point {pos + 1}: recorded choice {choice} but "
-                    f"only {count} alternatives were offered", step=pos + 1)
+                    f"only {count} alternatives were offered",
+                    step=pos + 1,
+                )
             return count - 1
         return choice
 
@@ -57,4 +61,6 @@ class Replay:
         if self.strict and len(decisions) < len(self.choices):
             raise NondeterminismError(
                 f"replay diverged: the body finished after {len(decisions)} choice points, "
-                f"the record has {len(self.choices)}", step=len(decisions) + 1)
+                f"the record has {len(self.choices)}",
+                step=len(decisions) + 1,
+            )
