@@ -139,7 +139,9 @@ def _run_body(world: World, loop: ControlledLoop, entry: Body, sim: Sim) -> Base
     error: BaseException | None = None
     try:
         loop.run_until_complete(main)
-    except (Crash, HarnessError, KeyboardInterrupt, SystemExit, GeneratorExit):
+    except Crash:
+        raise  # the caller records the client's view (notes) before abandoning
+    except (HarnessError, KeyboardInterrupt, SystemExit, GeneratorExit):
         _abandon_quietly(world, loop)
         raise
     except ScheduleError as exc:
@@ -158,8 +160,7 @@ def _shut_down(
     world: World, loop: ControlledLoop, error: BaseException | None
 ) -> BaseException | None:
     """Cancel what is left, as asyncio.run does; then close the loop."""
-    for kind in world.faults_left:
-        world.faults_left[kind] = 0
+    world.disable_faults()
     try:
         tasks = [t for t in loop.created_tasks() if not t.done()]
         if tasks:

@@ -154,6 +154,12 @@ class World:
         self._executor = Channel("pool", serial=False, kind="pool")
         self._version += 1
 
+    def disable_faults(self) -> None:
+        """No more faults or crashes in this schedule (used while shutting down)."""
+        for kind in self.faults_left:
+            self.faults_left[kind] = 0
+        self._version += 1
+
     def check_alive(self, generation: int) -> None:
         """Refuse use of the simulation by code of a crashed process."""
         if generation != self.generation:

@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Generator, Sized
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +236,7 @@ class FakeConnection(aiosqlite.Connection):
         shown = os.path.basename(database.split("?")[0]) or database or ":memory:"
         self._name = world.unique_name(shown)
         self._channel = Channel(self._name, serial=world.config.mode == "fifo")
+        self._worker_id = 0x7F0000000000 + world.new_id()  # a stable stand-in thread id
         timeout = kwargs.pop("timeout", 5.0)
         self._timeout_ms = max(0, int(float(timeout) * 1000))
         kwargs.pop("loop", None)
@@ -248,6 +250,22 @@ class FakeConnection(aiosqlite.Connection):
 
     def __del__(self) -> None:
         return None
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        # sqlite3 checks the thread in this one setter: under aiosqlite the connection
+        # belongs to the worker thread, so setting it from the loop fails unless
+        # check_same_thread=False was passed. The fake keeps that behaviour.
+        if self._kwargs.get("check_same_thread", True):
+            raise sqlite3.ProgrammingError(
+                "SQLite objects created in a thread can only be used in that same thread. "
+                f"The object was created in thread id {self._worker_id} and this is thread "
+                f"id {threading.get_ident()}.")
+        self._conn.isolation_level = value
 
     @property
     def name(self) -> str:

@@ -1,7 +1,9 @@
 """The private SQLite databases of one schedule.
 
 Every fake connection opened with the same name shares one real database
-file, private to the schedule: ``<workdir>/<schedule prefix><name>``. The
+file, private to the schedule: ``<workdir>/<schedule prefix><name>``. If the
+name's directory does not exist on the host, the real open targets a missing
+directory too, so SQLite reports ``unable to open database file`` itself. The
 work directory is on tmpfs (``/dev/shm``) where available — a real file
 system with real POSIX locks, so SQLite's locking is its own, at RAM speed.
 Files survive a simulated crash (recovery reopens them) and are deleted when
@@ -73,6 +75,10 @@ class Databases:
         name = os.path.basename(key.rstrip("/")) or key
         safe = _UNSAFE.sub("_", key).strip("_")[-100:] or "db"
         real = os.path.join(self.workdir, self.prefix + safe)
+        parent = os.path.dirname(key)
+        if parent and not os.path.isdir(parent):
+            # the user's directory does not exist: let SQLite itself fail to open it
+            real = os.path.join(self.workdir, "no-such-directory", self.prefix + safe)
         db = self._get(name if key == name else key, real)
         if uri and database.startswith("file:"):
             return db, f"file:{real}" + (f"?{query}" if query else "")
