@@ -37,8 +37,9 @@ def test_a_monotonic_cursor_consumer_drops_a_reordered_notification() -> None:
 
 
 def test_a_consumer_that_accepts_any_order_never_fails() -> None:
-    result = harness.explore(consumer(monotonic=False), schedules=10_000,
-                             strategy=harness.Exhaustive(2))
+    result = harness.explore(
+        consumer(monotonic=False), schedules=10_000, strategy=harness.Exhaustive(2)
+    )
     assert not result.failed and result.exhausted
 
 

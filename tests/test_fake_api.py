@@ -27,8 +27,15 @@ async def exercise(connect: Callable[..., Any], path: str) -> Observations:
         try:
             await awaitable
         except (sqlite3.Error, ValueError) as exc:
-            rec(label, (type(exc).__name__, str(exc), getattr(exc, "sqlite_errorname", None),
-                        getattr(exc, "sqlite_errorcode", None)))
+            rec(
+                label,
+                (
+                    type(exc).__name__,
+                    str(exc),
+                    getattr(exc, "sqlite_errorname", None),
+                    getattr(exc, "sqlite_errorcode", None),
+                ),
+            )
         else:
             rec(label, "no error")
 
@@ -45,8 +52,9 @@ async def exercise(connect: Callable[..., Any], path: str) -> Observations:
     await db.commit()
     rec("in_transaction 2", db.in_transaction)
     rec("total_changes", db.total_changes)
-    async with db.executemany("INSERT INTO t(name, score) VALUES (?, ?)",
-                              [("b", 2.0), ("c", 3.0)]) as cursor:
+    async with db.executemany(
+        "INSERT INTO t(name, score) VALUES (?, ?)", [("b", 2.0), ("c", 3.0)]
+    ) as cursor:
         rec("executemany rowcount", cursor.rowcount)
     row = await db.execute_insert("INSERT INTO t(name, score) VALUES (?, ?)", ("d", 4.0))
     rec("execute_insert", tuple(row) if row else row)
@@ -75,8 +83,9 @@ async def exercise(connect: Callable[..., Any], path: str) -> Observations:
     rec("cursor.execute", await cursor.fetchone())
     await cursor.executemany("UPDATE t SET score = score + ? WHERE id = ?", [(1, 1), (1, 2)])
     rec("cursor.executemany rowcount", cursor.rowcount)
-    await cursor.executescript("CREATE TABLE u(x); INSERT INTO u VALUES (1); "
-                               "INSERT INTO u VALUES (2);")
+    await cursor.executescript(
+        "CREATE TABLE u(x); INSERT INTO u VALUES (1); INSERT INTO u VALUES (2);"
+    )
     rec("cursor.row_factory", cursor.row_factory)
     await cursor.close()
     names = []

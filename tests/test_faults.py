@@ -41,8 +41,9 @@ def flusher(per_row: bool):
 
 
 def test_mid_batch_busy_is_found_in_the_cursor_after_loop_flush() -> None:
-    result = harness.explore(flusher(per_row=False), schedules=500, strategy="random",
-                             faults=harness.Faults(busy=1))
+    result = harness.explore(
+        flusher(per_row=False), schedules=500, strategy="random", faults=harness.Faults(busy=1)
+    )
     assert result.failed
     failure = result.failures[0]
     assert "duplicate rows" in str(failure.error)
@@ -51,18 +52,26 @@ def test_mid_batch_busy_is_found_in_the_cursor_after_loop_flush() -> None:
 
 
 def test_mid_batch_busy_is_harmless_with_a_per_row_cursor() -> None:
-    result = harness.explore(flusher(per_row=True), schedules=10_000,
-                             strategy=harness.Exhaustive(2), faults=harness.Faults(busy=1))
+    result = harness.explore(
+        flusher(per_row=True),
+        schedules=10_000,
+        strategy=harness.Exhaustive(2),
+        faults=harness.Faults(busy=1),
+    )
     assert not result.failed and result.exhausted
 
 
-@pytest.mark.parametrize(("kind", "code", "name", "message"), [
-    ("busy", 5, "SQLITE_BUSY", "database is locked"),
-    ("ioerror", 10, "SQLITE_IOERR", "disk I/O error"),
-    ("full", 13, "SQLITE_FULL", "database or disk is full"),
-])
-def test_fault_errors_carry_sqlites_codes_and_have_no_effect(kind: str, code: int, name: str,
-                                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "code", "name", "message"),
+    [
+        ("busy", 5, "SQLITE_BUSY", "database is locked"),
+        ("ioerror", 10, "SQLITE_IOERR", "disk I/O error"),
+        ("full", 13, "SQLITE_FULL", "database or disk is full"),
+    ],
+)
+def test_fault_errors_carry_sqlites_codes_and_have_no_effect(
+    kind: str, code: int, name: str, message: str
+) -> None:
     async def body(sim: harness.Sim) -> None:
         db = await sim.connect("f.db")
         await db.execute("CREATE TABLE t(x)")
@@ -77,8 +86,9 @@ def test_fault_errors_carry_sqlites_codes_and_have_no_effect(kind: str, code: in
             sim.notes["faulted"] = True
         await db.close()
 
-    result = harness.explore(body, schedules=50, strategy=harness.Exhaustive(1),
-                             faults=harness.Faults(**{kind: 1}))
+    result = harness.explore(
+        body, schedules=50, strategy=harness.Exhaustive(1), faults=harness.Faults(**{kind: 1})
+    )
     assert not result.failed, result.failures and result.failures[0].error
     assert result.exhausted
 
@@ -95,12 +105,19 @@ def test_busy_is_only_offered_where_sqlite_could_return_it() -> None:
         await db.close()
 
     # busy could strike only at CREATE TABLE? no: DDL is not a write here; at BEGIN IMMEDIATE yes
-    result = harness.explore(body, schedules=100, strategy=harness.Exhaustive(1),
-                             faults=harness.Faults(busy=1), stop_on_first=False)
+    result = harness.explore(
+        body,
+        schedules=100,
+        strategy=harness.Exhaustive(1),
+        faults=harness.Faults(busy=1),
+        stop_on_first=False,
+    )
     assert result.exhausted
     assert len(result.failures) == 1  # exactly one place: BEGIN IMMEDIATE
-    assert "BEGIN IMMEDIATE" in result.failures[0].timeline.splitlines()[-1] or \
-        "fault" in result.failures[0].timeline
+    assert (
+        "BEGIN IMMEDIATE" in result.failures[0].timeline.splitlines()[-1]
+        or "fault" in result.failures[0].timeline
+    )
 
 
 def ingest(ack_before_commit: bool):
@@ -133,8 +150,13 @@ async def recover(sim: harness.Sim) -> None:
 
 
 def test_ack_before_commit_loses_an_acknowledged_row_under_a_crash() -> None:
-    result = harness.explore(ingest(ack_before_commit=True), schedules=500, strategy="random",
-                             faults=harness.Faults(crash=1), recover=recover)
+    result = harness.explore(
+        ingest(ack_before_commit=True),
+        schedules=500,
+        strategy="random",
+        faults=harness.Faults(crash=1),
+        recover=recover,
+    )
     assert result.failed
     failure = result.failures[0]
     assert "acknowledged but lost" in str(failure.error)
@@ -144,9 +166,13 @@ def test_ack_before_commit_loses_an_acknowledged_row_under_a_crash() -> None:
 
 
 def test_ack_after_commit_never_loses_one() -> None:
-    result = harness.explore(ingest(ack_before_commit=False), schedules=10_000,
-                             strategy=harness.Exhaustive(2), faults=harness.Faults(crash=1),
-                             recover=recover)
+    result = harness.explore(
+        ingest(ack_before_commit=False),
+        schedules=10_000,
+        strategy=harness.Exhaustive(2),
+        faults=harness.Faults(crash=1),
+        recover=recover,
+    )
     assert not result.failed and result.exhausted
 
 
@@ -163,8 +189,13 @@ def test_a_crash_can_strike_after_commit_before_the_caller_hears() -> None:
             rows = await db.execute_fetchall("SELECT count(*) FROM t")
         assert not (rows == [(1,)] and "heard" not in sim.notes), "committed, never heard"
 
-    result = harness.explore(body, schedules=200, strategy=harness.Exhaustive(1),
-                             faults=harness.Faults(crash=1), recover=check)
+    result = harness.explore(
+        body,
+        schedules=200,
+        strategy=harness.Exhaustive(1),
+        faults=harness.Faults(crash=1),
+        recover=check,
+    )
     assert result.failed
     assert "after it committed, before its result was delivered" in result.failures[0].timeline
 
@@ -191,8 +222,13 @@ def test_abandoned_tasks_never_touch_the_database_again() -> None:
             rows = await db.execute_fetchall("SELECT x FROM t WHERE x = 'finally'")
         assert rows == []
 
-    result = harness.explore(body, schedules=100, strategy=harness.Exhaustive(1),
-                             faults=harness.Faults(crash=1), recover=check)
+    result = harness.explore(
+        body,
+        schedules=100,
+        strategy=harness.Exhaustive(1),
+        faults=harness.Faults(crash=1),
+        recover=check,
+    )
     assert not result.failed, result.failures and result.failures[0].timeline
 
 

@@ -54,14 +54,14 @@ def test_deferred_read_then_write_gets_busy_at_once_even_with_a_timeout() -> Non
 
 @pytest.mark.parametrize("strategy", ["random", "pct"])
 def test_begin_immediate_never_fails(strategy: str) -> None:
-    result = harness.explore(read_then_write("BEGIN IMMEDIATE"), schedules=1_000,
-                             strategy=strategy)
+    result = harness.explore(read_then_write("BEGIN IMMEDIATE"), schedules=1_000, strategy=strategy)
     assert not result.failed, result.failures and result.failures[0].timeline
 
 
 def test_begin_immediate_never_fails_exhaustively() -> None:
-    result = harness.explore(read_then_write("BEGIN IMMEDIATE"), schedules=20_000,
-                             strategy=harness.Exhaustive(2))
+    result = harness.explore(
+        read_then_write("BEGIN IMMEDIATE"), schedules=20_000, strategy=harness.Exhaustive(2)
+    )
     assert not result.failed and result.exhausted
 
 
@@ -133,8 +133,10 @@ def test_busy_timeout_expires_in_virtual_time_and_commit_can_be_retried() -> Non
 
 async def pragma_busy_timeout(sim: harness.Sim) -> None:
     await _setup(sim)
-    async with sim.connect("lock.db", isolation_level=None) as holder, \
-            sim.connect("lock.db", timeout=0, isolation_level=None) as waiter:
+    async with (
+        sim.connect("lock.db", isolation_level=None) as holder,
+        sim.connect("lock.db", timeout=0, isolation_level=None) as waiter,
+    ):
         await holder.execute("BEGIN IMMEDIATE")
         rows = await waiter.execute_fetchall("PRAGMA busy_timeout")
         assert rows[0][0] == 0
@@ -162,8 +164,10 @@ def test_pragma_busy_timeout_is_honoured_and_readable() -> None:
 
 async def wal_snapshot_conflict(sim: harness.Sim) -> None:
     await _setup(sim, wal=True)
-    async with sim.connect("lock.db", timeout=5, isolation_level=None) as reader, \
-            sim.connect("lock.db", timeout=5, isolation_level=None) as writer:
+    async with (
+        sim.connect("lock.db", timeout=5, isolation_level=None) as reader,
+        sim.connect("lock.db", timeout=5, isolation_level=None) as writer,
+    ):
         await reader.execute("BEGIN")
         await reader.execute_fetchall("SELECT n FROM c")  # the snapshot is taken here
         await writer.execute("UPDATE c SET n = 1")  # commits after the snapshot
@@ -182,8 +186,10 @@ def test_wal_snapshot_conflict_gives_busy_snapshot() -> None:
 
 async def wal_readers_and_writer_coexist(sim: harness.Sim) -> None:
     await _setup(sim, wal=True)
-    async with sim.connect("lock.db", timeout=0, isolation_level=None) as reader, \
-            sim.connect("lock.db", timeout=0, isolation_level=None) as writer:
+    async with (
+        sim.connect("lock.db", timeout=0, isolation_level=None) as reader,
+        sim.connect("lock.db", timeout=0, isolation_level=None) as writer,
+    ):
         await reader.execute("BEGIN")
         before = await reader.execute_fetchall("SELECT n FROM c")
         await writer.execute("BEGIN IMMEDIATE")
@@ -195,15 +201,17 @@ async def wal_readers_and_writer_coexist(sim: harness.Sim) -> None:
 
 
 def test_wal_readers_do_not_block_the_writer_and_keep_their_snapshot() -> None:
-    assert not harness.explore(wal_readers_and_writer_coexist, schedules=100,
-                               strategy="random").failed
+    assert not harness.explore(
+        wal_readers_and_writer_coexist, schedules=100, strategy="random"
+    ).failed
 
 
 async def transaction_errors(sim: harness.Sim) -> None:
     async with sim.connect("tx.db", isolation_level=None) as db:
         await db.execute("BEGIN")
-        with pytest.raises(sqlite3.OperationalError,
-                           match="cannot start a transaction within a transaction"):
+        with pytest.raises(
+            sqlite3.OperationalError, match="cannot start a transaction within a transaction"
+        ):
             await db.execute("BEGIN")
         await db.execute("ROLLBACK")
         await db.execute("SAVEPOINT a")

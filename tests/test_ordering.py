@@ -9,8 +9,9 @@ from tests.bodies import SCHEMA, lww_two_tasks
 
 
 def test_one_connection_never_reorders_in_fifo_mode() -> None:
-    result = harness.explore(lww_two_tasks, schedules=50_000, strategy=harness.Exhaustive(2),
-                             mode="fifo")
+    result = harness.explore(
+        lww_two_tasks, schedules=50_000, strategy=harness.Exhaustive(2), mode="fifo"
+    )
     assert not result.failed and result.exhausted
 
 

@@ -256,7 +256,7 @@ class FakeConnection(aiosqlite.Connection):
         return self._conn.isolation_level
 
     @isolation_level.setter
-    def isolation_level(self, value: str | None) -> None:
+    def isolation_level(self, value: aiosqlite.core.IsolationLevel) -> None:
         # sqlite3 checks the thread in this one setter: under aiosqlite the connection
         # belongs to the worker thread, so setting it from the loop fails unless
         # check_same_thread=False was passed. The fake keeps that behaviour.
@@ -264,7 +264,8 @@ class FakeConnection(aiosqlite.Connection):
             raise sqlite3.ProgrammingError(
                 "SQLite objects created in a thread can only be used in that same thread. "
                 f"The object was created in thread id {self._worker_id} and this is thread "
-                f"id {threading.get_ident()}.")
+                f"id {threading.get_ident()}."
+            )
         self._conn.isolation_level = value
 
     @property
