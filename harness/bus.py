@@ -131,7 +131,7 @@ class Bus:
 
             if not isinstance(conn, FakeConnection):
                 raise TypeError("notify(conn=...) takes a connection from sim.connect()")
-            real = conn._connection
+            real = conn._real
             if real is not None and real.in_transaction:
                 conn._pending_notifies.append(PendingNotify(self, channel, payload, conn))
                 world.event(sender, "notify", f"{text} (held until {conn.name} commits)")

@@ -6,23 +6,48 @@ order, smaller choice indices, fewer steps. The shrinker edits the choice list
 and re-runs it in lenient replay (out-of-range choices are clamped, choice
 points after the list take the default), keeping an edit only if the run
 fails *the same way* — same exception type raised from the same line — and
-is strictly simpler. Passes, repeated until none makes progress:
+is strictly simpler.
 
-1. all defaults (the schedule needs no deviation at all);
-2. drop each deviation (set its choice to 0), from the last to the first;
-3. lower each remaining choice toward 0;
-4. move each deviation one choice point earlier (shortens the prefix a
+Why not just drop deviations one by one: a choice is an *index* into the
+alternatives offered at a choice point, and which alternatives are offered
+depends on everything before. Dropping an early deviation (say, a noise
+connection's statement ran early) shifts every later choice point, so the one
+deviation that matters now names another alternative, or sits at another
+position, and the edit is rejected. Random exploration typically leaves tens
+of such incidental deviations around the one that matters. So besides the
+local edits there are two passes that re-place the decisive deviation:
+
+1. **defaults** — the empty schedule (no deviation at all). Its run is kept
+   even when it passes: its choice points are exactly the positions a
+   one-deviation schedule can use (before its single deviation, a schedule
+   runs as the default one), so it spans the one-deviation space;
+2. **truncate** — keep the schedule up to its *k*-th deviation and take
+   defaults after it, for the smallest *k* that still fails: the last kept
+   deviation is the decisive one;
+3. **drop** each deviation (set its choice to 0), from the last to the first;
+4. **re-place** — when more than one deviation is left, try every
+   one-deviation schedule (a position of the default run and an alternative
+   there), nearest the decisive deviation's position first, lowest index first;
+   this is the ``bound=1`` space of :class:`~harness.Exhaustive`, searched in
+   the order most likely to hit, and bounded by the run budget;
+5. **lower** each remaining choice toward 0;
+6. **move** each deviation one choice point earlier (shortens the prefix a
    failure needs, which usually shortens the schedule).
 
+Passes 2 to 6 repeat until none makes progress or the budget is spent.
+
 Invariants: deterministic — the same failing record and body always shrink to
-the same result; every accepted candidate strictly decreases the order key,
-so shrinking terminates; the budget (``max_runs``) bounds the cost.
+the same result (candidates are generated in a fixed order from the records
+alone; no randomness, no clocks, no hash order); every accepted candidate
+strictly decreases the order key, so shrinking terminates; the budget
+(``max_runs``) bounds the number of runs; the result fails like the input
+(``same_failure``) and is never more complex than it.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,57 +78,125 @@ def order_key(record: RunRecord) -> tuple[int, int, int, int]:
     return (len(record.faults_used), record.deviations, sum(choices), record.steps)
 
 
-def shrink_schedule(
-    run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, *, max_runs: int = 400
-) -> RunRecord:
-    """Return the simplest record found that fails like ``failing`` (maybe ``failing``)."""
-    target = failing.error
-    best = failing
-    runs = 0
-    tried: set[tuple[int, ...]] = set()
+def _deviations(choices: Sequence[int]) -> list[int]:
+    return [i for i, c in enumerate(choices) if c]
 
-    def attempt(choices: Sequence[int]) -> bool:
-        nonlocal best, runs
+
+def _one_deviation(counts: Sequence[int], center: int) -> Iterator[tuple[int, ...]]:
+    """Every one-deviation schedule over ``counts``, nearest ``center`` first."""
+    positions = sorted(
+        (p for p, n in enumerate(counts) if n > 1), key=lambda p: (abs(p - center), p)
+    )
+    for p in positions:
+        for value in range(1, counts[p]):
+            yield (0,) * p + (value,)
+
+
+class _Shrinker:
+    """One shrink: the best record so far, the budget, and what was tried."""
+
+    def __init__(
+        self, run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, max_runs: int
+    ) -> None:
+        self.run = run
+        self.target = failing.error
+        self.best = failing
+        self.max_runs = max_runs
+        self.runs = 0
+        self.tried: set[tuple[int, ...]] = set()
+        self.default_counts: tuple[int, ...] = ()
+
+    @property
+    def spent(self) -> bool:
+        return self.runs >= self.max_runs
+
+    def attempt(self, choices: Sequence[int]) -> bool:
+        """Run ``choices``; adopt the run if it fails the same way and is simpler."""
         key = tuple(choices)
         while key and key[-1] == 0:
             key = key[:-1]
-        if key in tried or runs >= max_runs:
+        if key in self.tried or self.spent:
             return False
-        tried.add(key)
-        runs += 1
-        record = run(key)
+        self.tried.add(key)
+        self.runs += 1
+        record = self.run(key)
+        if not key:
+            self.default_counts = tuple(n for _, n in record.decisions)
         if (
             record.error is not None
-            and same_failure(record.error, target)
-            and order_key(record) < order_key(best)
+            and same_failure(record.error, self.target)
+            and order_key(record) < order_key(self.best)
         ):
-            best = record
+            self.best = record
             return True
         return False
 
-    attempt(())
-    progress = True
-    while progress and runs < max_runs:
+    def truncate(self) -> bool:
+        choices = self.best.choices
+        return any(self.attempt(choices[: i + 1]) for i in _deviations(choices)[:-1])
+
+    def drop(self) -> bool:
         progress = False
-        # drop deviations, last first
-        for i in range(len(best.choices) - 1, -1, -1):
-            choices = list(best.choices)
+        for i in range(len(self.best.choices) - 1, -1, -1):
+            choices = list(self.best.choices)
             if i < len(choices) and choices[i]:
                 choices[i] = 0
-                progress |= attempt(choices)
-        # lower choices
-        for i in range(len(best.choices)):
-            choices = list(best.choices)
+                progress |= self.attempt(choices)
+        return progress
+
+    def replace(self) -> bool:
+        positions = _deviations(self.best.choices)
+        if len(positions) < 2 or not self.default_counts:
+            return False
+        for candidate in _one_deviation(self.default_counts, positions[-1]):
+            if self.spent:
+                return False
+            if self.attempt(candidate):
+                return True
+        return False
+
+    def lower(self) -> bool:
+        progress = False
+        for i in range(len(self.best.choices)):
+            choices = list(self.best.choices)
             if i < len(choices) and choices[i] > 1:
                 for lower in range(1, choices[i]):
                     choices[i] = lower
-                    if attempt(choices):
+                    if self.attempt(choices):
                         progress = True
                         break
-        # move deviations earlier
-        for i in range(1, len(best.choices)):
-            choices = list(best.choices)
+        return progress
+
+    def move_earlier(self) -> bool:
+        progress = False
+        for i in range(1, len(self.best.choices)):
+            choices = list(self.best.choices)
             if i < len(choices) and choices[i] and not choices[i - 1]:
                 choices[i - 1], choices[i] = choices[i], 0
-                progress |= attempt(choices)
-    return best
+                progress |= self.attempt(choices)
+        return progress
+
+
+def shrink_schedule(
+    run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, *, max_runs: int = 600
+) -> RunRecord:
+    """Return the simplest record found that fails like ``failing`` (maybe ``failing``).
+
+    ``run(choices)`` must run one schedule in lenient replay and return its record.
+    """
+    shrinker = _Shrinker(run, failing, max_runs)
+    shrinker.attempt(())
+    passes = (
+        shrinker.truncate,
+        shrinker.drop,
+        shrinker.replace,
+        shrinker.lower,
+        shrinker.move_earlier,
+    )
+    progress = True
+    while progress and not shrinker.spent:
+        progress = False
+        for shrink_pass in passes:
+            # each pass runs even after another made progress: `|` does not short-circuit
+            progress = shrink_pass() | progress
+    return shrinker.best

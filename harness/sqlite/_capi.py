@@ -92,6 +92,12 @@ class _Lib:
         self.txn_state = lib.sqlite3_txn_state
         self.txn_state.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         self.txn_state.restype = ctypes.c_int
+        self.next_stmt = lib.sqlite3_next_stmt
+        self.next_stmt.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self.next_stmt.restype = ctypes.c_void_p
+        self.reset = lib.sqlite3_reset
+        self.reset.argtypes = [ctypes.c_void_p]
+        self.reset.restype = ctypes.c_int
         self.db_filename = lib.sqlite3_db_filename
         self.db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         self.db_filename.restype = ctypes.c_char_p
@@ -167,6 +173,21 @@ class Hooks:
 
     def txn_state(self) -> int:
         return int(self.lib.txn_state(self.db, None))
+
+    def reset_statements(self) -> None:
+        """Reset every prepared statement, releasing the read locks open cursors hold.
+
+        A crash must release every lock, as the OS does for a dead process; but
+        ``sqlite3.Connection.close`` uses ``sqlite3_close_v2``, which keeps a
+        connection whose statements are still referenced (by abandoned cursors)
+        alive as a zombie — with its locks.
+        """
+        stmt: int | None = None
+        while True:
+            stmt = self.lib.next_stmt(self.db, stmt)
+            if not stmt:
+                return
+            self.lib.reset(stmt)
 
     def detach(self) -> None:
         _STATES.pop(self.key, None)

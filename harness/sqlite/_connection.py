@@ -120,7 +120,7 @@ class SqlOp(Op):
 
     def fault_kinds(self) -> tuple[str, ...]:
         conn = self.conn
-        hooks, real, db = conn._hooks, conn._connection, conn._db
+        hooks, real, db = conn._hooks, conn._real, conn._db
         if hooks is None or real is None or db is None:
             return ()
         stmt = self.stmt
@@ -144,6 +144,8 @@ class SqlOp(Op):
         watch = db is not None and bool(db.waiters)
         state = hooks.state
         state.reset()
+        real = conn._real
+        was_open = real is not None and real.in_transaction
         before = hooks.txn_state() if watch else 0
         if fault is not None:
             self._fault(fault)
@@ -175,6 +177,11 @@ class SqlOp(Op):
             self.committed = True
         if state.commits or state.rollbacks:
             conn._transaction_ended(self.committed)
+        now_open = conn._real is not None and conn._real.in_transaction
+        if now_open and not was_open:
+            conn.transaction_task = self.submitter
+        elif not now_open:
+            conn.transaction_task = None
         if watch and db is not None:
             after = hooks.txn_state() if conn._hooks is not None else _capi.TXN_NONE
             if after < before:
@@ -198,7 +205,7 @@ class SqlOp(Op):
 
     def _fault(self, kind: str) -> None:
         """Fail like SQLite would: no effect, but Python's implicit BEGIN has already run."""
-        real = self.conn._connection
+        real = self.conn._real
         if (
             real is not None
             and self.stmt.dml
@@ -242,7 +249,12 @@ class FakeConnection(aiosqlite.Connection):
         kwargs.pop("loop", None)
         self._kwargs = kwargs
         self._hooks: _capi.Hooks | None = None
+        # the real connection, kept apart from aiosqlite's _connection (which its close
+        # path clears even when the close never ran, e.g. in an abandoned task)
+        self._real: sqlite3.Connection | None = None
         self._pending_notifies: list[PendingNotify] = []
+        self.transaction_task: str | None = None
+        """The task whose statement opened the current transaction (None outside one)."""
         layer.connections.append(self)
 
     def __repr__(self) -> str:
@@ -353,10 +365,11 @@ class FakeConnection(aiosqlite.Connection):
         except BaseException:
             real.close()
             raise
+        self._real = real
         return real
 
     def _close_real(self) -> None:
-        real = self._connection
+        real, self._real = self._real, None
         if real is not None:
             real.close()
         self._detach()
@@ -367,14 +380,14 @@ class FakeConnection(aiosqlite.Connection):
             self._hooks = None
 
     def _after_busy_timeout_pragma(self) -> None:
-        real, hooks = self._connection, self._hooks
+        real, hooks = self._real, self._hooks
         if real is None or hooks is None:
             return
         self._timeout_ms = int(real.execute("PRAGMA busy_timeout").fetchone()[0])
         hooks.install_busy_handler()
 
     def _refresh_journal_mode(self, db: Database) -> None:
-        real = self._connection
+        real = self._real
         if real is None:
             return
         try:
@@ -395,12 +408,16 @@ class FakeConnection(aiosqlite.Connection):
 
     def _hard_close(self) -> None:
         """Crash or schedule end: roll back and close without going through the loop."""
-        real = self._connection
+        real, self._real = self._real, None
         self._running = False
         self._connection = None
         self._pending_notifies = []
         if real is not None:
             try:
+                if self._hooks is not None:
+                    self._hooks.reset_statements()
+                if real.in_transaction:
+                    real.rollback()
                 real.close()
             except sqlite3.Error:
                 pass

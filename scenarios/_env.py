@@ -1,0 +1,205 @@
+"""What a scenario's workload runs against: a simulation, or the real world.
+
+A workload is written once against :class:`Env` and runs in two ways:
+
+* :class:`SimEnv` — inside a harness simulation: ``connect`` is the fake
+  aiosqlite, time is virtual, notifications go through ``sim.bus`` (delivery
+  order chosen by the strategy), file I/O is a virtual-time delay;
+* :class:`RealEnv` — on real aiosqlite with real threads: files in a
+  temporary directory, real ``asyncio.sleep`` (virtual seconds scaled down by
+  ``scale``), an in-process notification bus, real file reads in a thread.
+
+Both record *file I/O done while a write transaction is open* on any
+connection the store opened (``io_in_transaction``), for scenarios whose
+invariant forbids it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiosqlite
+
+import harness
+
+
+class Subscription(Protocol):
+    async def get(self) -> Any: ...
+
+
+class Bus(Protocol):
+    def listen(self, channel: str) -> Subscription: ...
+
+    async def notify(self, channel: str, payload: Any = None, *, conn: Any = None) -> None: ...
+
+
+class Env:
+    """The common surface; see the module docstring."""
+
+    kind = "abstract"
+    tolerance = 1e-9  # virtual seconds a latency check allows (real time is never exact)
+    random: random.Random
+    notes: dict[str, Any]
+    bus: Bus
+
+    def __init__(self) -> None:
+        self._tracked: list[aiosqlite.Connection] = []
+        self.io_in_transaction: list[str] = []
+
+    def _open(self, database: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def connect(self, database: str, **kwargs: Any) -> Any:
+        """A connection of the store under test (tracked for the file-I/O check)."""
+        conn = self._open(database, **kwargs)
+        self._tracked.append(conn)
+        return conn
+
+    def connect_other(self, database: str, **kwargs: Any) -> Any:
+        """A connection of another process (not tracked)."""
+        return self._open(database, **kwargs)
+
+    def now(self) -> float:
+        raise NotImplementedError
+
+    def seconds(self, virtual: float) -> float:
+        """A duration for APIs that take real seconds (``wait_for`` timeouts)."""
+        return virtual
+
+    async def sleep(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    async def _read(self, path: str) -> bytes:
+        raise NotImplementedError
+
+    def _inside_transaction(self) -> list[str]:
+        """Connections whose open transaction belongs to the task doing I/O now."""
+        raise NotImplementedError
+
+    async def file_io(self, path: str, seconds: float = 0.5) -> bytes:
+        """Slow file I/O taking ``seconds`` (virtual); records it if done inside a transaction."""
+        before = self._inside_transaction()
+        data = await self._read(path)
+        await self.sleep(seconds)
+        held = [name for name in self._inside_transaction() if name in before]
+        if held:
+            self.io_in_transaction.append(
+                f"{path} read while {', '.join(held)} held a transaction open"
+            )
+        return data
+
+    @property
+    def file_reader(self) -> Callable[[str], Awaitable[bytes]]:
+        return self.file_io
+
+
+class SimEnv(Env):
+    """A workload inside a harness simulation."""
+
+    kind = "sim"
+
+    def __init__(self, sim: harness.Sim) -> None:
+        super().__init__()
+        self.sim = sim
+        self.random = sim.random
+        self.notes = sim.notes
+        self.bus = sim.bus
+
+    def _open(self, database: str, **kwargs: Any) -> Any:
+        return self.sim.connect(database, **kwargs)
+
+    def now(self) -> float:
+        return self.sim.now()
+
+    def _inside_transaction(self) -> list[str]:
+        task = asyncio.current_task()
+        if task is None:
+            return []
+        me = task.get_name()
+        return [
+            str(getattr(c, "name", "?"))
+            for c in self._tracked
+            if getattr(c, "transaction_task", None) == me
+        ]
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def _read(self, path: str) -> bytes:
+        return path.encode()
+
+
+class _LocalSubscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def get(self) -> Any:
+        return await self.queue.get()
+
+
+class LocalBus:
+    """An in-process bus for real mode: delivery in send order, at commit for ``conn=``."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, list[_LocalSubscription]] = {}
+
+    def listen(self, channel: str) -> _LocalSubscription:
+        sub = _LocalSubscription()
+        self._subs.setdefault(channel, []).append(sub)
+        return sub
+
+    async def notify(self, channel: str, payload: Any = None, *, conn: Any = None) -> None:
+        for sub in self._subs.get(channel, ()):
+            sub.queue.put_nowait(payload)
+
+
+class RealEnv(Env):
+    """A workload on real aiosqlite, real threads and real (scaled) time."""
+
+    kind = "real"
+    tolerance = 0.5  # 5 ms of real time at the default scale
+
+    def __init__(self, directory: str, seed: int = 0, scale: float = 0.01) -> None:
+        super().__init__()
+        self.directory = directory
+        self.scale = scale
+        self.random = random.Random(seed)
+        self.notes = {}
+        self.bus = LocalBus()
+        self._t0 = time.monotonic()
+
+    def _open(self, database: str, **kwargs: Any) -> Any:
+        return aiosqlite.connect(os.path.join(self.directory, database), **kwargs)
+
+    def now(self) -> float:
+        return (time.monotonic() - self._t0) / self.scale
+
+    def seconds(self, virtual: float) -> float:
+        return virtual * self.scale
+
+    def _inside_transaction(self) -> list[str]:
+        # no task ownership on real connections: a transaction open both before and after
+        # the I/O counts (the store's transactions never last as long as the I/O)
+        return [
+            str(i)
+            for i, c in enumerate(self._tracked)
+            if getattr(c, "_connection", None) is not None and c.in_transaction
+        ]
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds * self.scale)
+
+    async def _read(self, path: str) -> bytes:
+        target = os.path.join(self.directory, os.path.basename(path) or "io.bin")
+
+        def read() -> bytes:
+            with open(target, "ab+") as f:
+                f.seek(0)
+                return f.read()
+
+        return await asyncio.to_thread(read)
