@@ -239,7 +239,16 @@ class World:
         if count == 1:
             index = 0
         else:
-            index = self.strategy.choose(ChoicePoint(len(self.decisions), alts, not ready))
+            try:
+                index = self.strategy.choose(ChoicePoint(len(self.decisions), alts, not ready))
+            except HarnessError:
+                raise
+            except Exception as exc:  # never reported as the body's failure
+                raise HarnessError(
+                    f"strategy {self.strategy!r} failed at choice point "
+                    f"{len(self.decisions) + 1}: {type(exc).__name__}: "
+                    f"{exc}"
+                ) from exc
             if not 0 <= index < count:
                 raise HarnessError(
                     f"strategy {self.strategy!r} chose {index!r} among {count} alternatives"

@@ -57,8 +57,8 @@ from hypothesis import strategies as st
 
 from ._errors import HarnessError, InterleavingError
 from ._excerpt import failure_report
+from ._explore import Run, Session
 from ._run import Body, RunRecord
-from .explore import Run, Session
 from .faults import Faults
 from .shrink import shrink_schedule
 from .strategies import ChoicePoint, Decision

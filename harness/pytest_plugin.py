@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import hashlib
 import inspect
 import os
@@ -49,8 +48,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._loop import ControlledLoop
-    from .explore import ExploreResult
+    from ._explore import ExploreResult
     from .trace import Event
 
 STRATEGY_NAMES = ("random", "pct", "exhaustive")
@@ -431,61 +429,7 @@ def _harness_error(
 
 # ------------------------------------------------------------------- anyio
 def simulated_backend(*, mode: str = "fifo", seed: int = 0) -> tuple[str, dict[str, Any]]:
-    """An ``anyio_backend`` value that runs ``@pytest.mark.anyio`` tests on harness's loop.
+    """See :func:`harness.anyio.simulated_backend` (kept here for fixtures that import it)."""
+    from .anyio import simulated_backend as backend
 
-    One schedule, the default order (no exploration, no token), with virtual
-    time and ``aiosqlite`` routed to the fake::
-
-        @pytest.fixture
-        def anyio_backend():
-            return harness.pytest_plugin.simulated_backend()
-    """
-    if mode not in ("fifo", "parallel"):
-        raise ValueError(f"mode must be 'fifo' or 'parallel', not {mode!r}")
-    factory = functools.partial(simulated_loop, mode=mode, seed=seed)
-    return "asyncio", {"loop_factory": factory}
-
-
-def simulated_loop(*, mode: str = "fifo", seed: int = 0) -> ControlledLoop:
-    """A controlled loop running one default-order schedule until it is closed."""
-    return _simulated_loop_class()(mode, seed)
-
-
-@functools.cache
-def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
-    import shutil
-    import tempfile
-
-    from . import _patches
-    from ._loop import ControlledLoop
-    from ._world import RunConfig, World
-    from .sqlite._connection import layer_of
-    from .sqlite._database import default_workroot
-    from .strategies import Replay
-
-    class SimulatedLoop(ControlledLoop):
-        """Owns the patches, the world and the work directory of its one schedule."""
-
-        def __init__(self, mode: str, seed: int) -> None:
-            strategy = Replay((), seed=seed, strict=False)
-            strategy.begin(seed)
-            self._control = _patches.controlled(True)
-            self._control.__enter__()
-            self._workdir = tempfile.mkdtemp(prefix="harness-", dir=default_workroot())
-            world = World(RunConfig(mode=mode), strategy, seed, self._workdir)
-            super().__init__(world)
-            world.new_process(self)
-            _patches.enter(world)
-            self._open = True
-
-        def close(self) -> None:
-            super().close()
-            if self._open:
-                self._open = False
-                _patches.leave()
-                layer_of(self._world).cleanup()
-                self._world.loop = None
-                self._control.__exit__(None, None, None)
-                shutil.rmtree(self._workdir, ignore_errors=True)
-
-    return SimulatedLoop
+    return backend(mode=mode, seed=seed)

@@ -9,7 +9,7 @@ import hypothesis  # noqa: F401  (imported once here, not again in every in-proc
 import pytest
 
 import harness
-from harness.pytest_plugin import simulated_backend
+from harness.anyio import simulated_backend
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS jobs(id INTEGER PRIMARY KEY, state TEXT)"
 
@@ -127,7 +127,7 @@ def test_a_deadlock_in_a_simulated_anyio_test_is_named(pytester: pytest.Pytester
         test_dead="""
         import anyio
         import pytest
-        from harness.pytest_plugin import simulated_backend
+        from harness.anyio import simulated_backend
 
         @pytest.fixture
         def anyio_backend():

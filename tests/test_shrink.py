@@ -10,9 +10,9 @@ import pytest
 
 import harness
 from harness._excerpt import excerpt, kept_steps
+from harness._explore import Session
 from harness._run import RunRecord
 from harness._world import RunConfig
-from harness.explore import Session
 from harness.shrink import _one_deviation, order_key, same_failure, shrink_schedule
 from harness.trace import Event, decode_token
 from tests.bodies import SCHEMA, lww_two_tasks

@@ -57,7 +57,7 @@ class Failure:
     timeline: str
     trace_digest: str
     schedule: int  # 0-based index of the exploration schedule that first failed
-    steps: int
+    steps: int  # timeline steps (events) of the shrunk schedule
     deviations: int
     faults: tuple[str, ...]
     original_token: str  # the token before shrinking
@@ -97,7 +97,7 @@ class Run:
     timeline: str
     trace_digest: str
     token: str
-    steps: int
+    steps: int  # timeline steps (events)
     events: list[Event] = field(repr=False, default_factory=list)
     notes: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -314,7 +314,7 @@ def _report(
         timeline=best.timeline,
         trace_digest=best.digest,
         schedule=index,
-        steps=best.steps,
+        steps=len(best.events),
         deviations=best.deviations,
         faults=tuple(best.faults_used),
         original_token=original,
@@ -360,7 +360,7 @@ def replay(
         timeline=format_timeline(record.events),
         trace_digest=record.digest,
         token=token.strip(),
-        steps=record.steps,
+        steps=len(record.events),
         events=record.events,
         notes=record.notes,
     )
