@@ -118,22 +118,28 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def _run_once(self) -> None:
         world = self._world
         ready = self._ready
-        self._move_due_timers()
+        enabled = world._enabled  # the world's live map of enabled environment actions
+        if self._scheduled:
+            self._move_due_timers()
         if not ready and self._stopping:
             return
         while not world.step(bool(ready)):
             pass
         ntodo = len(ready)
+        chaos = self._chaos
+        step = world.step
         for i in range(ntodo):
-            if i and world.has_enabled():
-                while not world.step(True):
+            if i and enabled:
+                while not step(True):
                     pass
-            if self._chaos and len(ready) > 1:
+            if chaos and len(ready) > 1:
                 self._perturb(ntodo - i)
             handle = ready.popleft()
             if handle._cancelled:
                 continue
-            world.count_step()
+            world.steps += 1
+            if world.steps > world.config.max_steps:
+                world.count_step()  # raises LivelockError
             handle._run()
 
     def _perturb(self, remaining: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ class Op:
     """One environment operation. Subclasses implement :meth:`run`."""
 
     __slots__ = (
+        "_label",
         "actor",
         "barrier",
         "channel",
@@ -46,7 +48,6 @@ class Op:
         "final",
         "future",
         "id",
-        "label",
         "state",
         "submitter",
         "value",
@@ -56,7 +57,7 @@ class Op:
     def __init__(
         self,
         channel: Channel,
-        label: str,
+        label: str | None,
         future: asyncio.Future[Any] | None,
         *,
         barrier: bool = False,
@@ -64,7 +65,7 @@ class Op:
     ) -> None:
         self.id = 0
         self.channel = channel
-        self.label = label
+        self._label = label  # None: built on first use (most labels are never shown)
         self.future = future
         self.barrier = barrier
         self.write = write  # a write or COMMIT: where faults and crashes may strike
@@ -78,6 +79,17 @@ class Op:
         self.final = False  # the busy deadline passed: the next attempt is the last
         self.actor = channel.name
 
+    @property
+    def label(self) -> str:
+        """What the op does, for the timeline (SQL and parameters cut short)."""
+        label = self._label
+        if label is None:
+            label = self._label = self.describe_call()
+        return label
+
+    def describe_call(self) -> str:
+        return type(self).__name__
+
     def run(self, fault: str | None) -> bool:
         """Execute now. Return False if the op must wait for a lock (it stays BLOCKED)."""
         raise NotImplementedError
@@ -87,10 +99,20 @@ class Op:
         return ()
 
     def outcome(self) -> str:
-        """A short description of the result, for the timeline."""
-        if self.error is not None:
-            return f"{type(self.error).__name__}: {self.error}"
-        return describe(self.value)
+        """The result, summarised for the timeline.
+
+        Taken at once, as a string: the timeline must not keep results (cursors)
+        alive — aiosqlite's worker drops them, and an unreleased cursor keeps its
+        statement open in SQLite.
+        """
+        error = self.error
+        if error is not None:
+            return f"{type(error).__name__}: {error}"
+        value = self.value
+        if type(value) is sqlite3.Cursor:
+            rowcount = value.rowcount
+            return f"ok, rowcount={rowcount}" if rowcount >= 0 else "ok"
+        return describe(value)
 
     def __repr__(self) -> str:
         return f"<Op {self.id} {self.channel.name} {self.label!r} {self.state.name}>"
@@ -169,4 +191,9 @@ class CallOp(Op):
             self.value = self.call()
         except BaseException as exc:  # the worker thread hands every exception back
             self.error = exc
+        self.call = _spent  # the pool drops the work item once it ran
         return True
+
+
+def _spent() -> None:
+    raise RuntimeError("harness: an operation ran twice")

@@ -133,17 +133,22 @@ class World:
         return f"{base}#{n}"
 
     def now(self) -> float:
-        return self.loop.time() if self.loop is not None else 0.0
+        return self.loop._clock if self.loop is not None else 0.0
 
     def current_actor(self) -> str:
         loop = self.loop
-        if loop is None:
+        if loop is None or not loop.is_running():
             return "loop"
-        task = asyncio.current_task(loop) if loop.is_running() else None
+        task = _current_task(loop)
         return task.get_name() if task is not None else "loop"
 
-    def event(self, actor: str, kind: str, text: str, deviation: bool = False) -> None:
-        self.events.append(Event(self.now(), actor, kind, text, deviation))
+    def event(
+        self, actor: str, kind: str, text: str | Callable[[], str], deviation: bool = False
+    ) -> None:
+        loop = self.loop
+        self.events.append(
+            Event(loop._clock if loop is not None else 0.0, actor, kind, text, deviation)
+        )
 
     # --------------------------------------------------------------- process
     def new_process(self, loop: ControlledLoop) -> None:
@@ -173,14 +178,20 @@ class World:
     # ----------------------------------------------------------- operations
     def submit(self, op: Op) -> None:
         """Queue ``op`` on its channel (called on the loop, by the submitting task)."""
-        op.id = self.new_id()
+        self._next_id += 1
+        op.id = self._next_id
         op.submitter = self.current_actor()
         channel = op.channel
-        if not channel.serial:
-            op.actor = f"{channel.name}/{op.id}"
         channel.ops.append(op)
-        self.event(op.submitter, "submit", f"{channel.name}: {op.label}")
-        self.refresh(channel)
+        name = channel.name
+        self.event(op.submitter, "submit", lambda: f"{name}: {op.label}")
+        if channel.serial:
+            if len(channel.ops) == 1:  # the worker was idle: this op is next
+                self._enabled[op.id] = op
+                self._version += 1
+        else:
+            op.actor = f"{name}/{op.id}"
+            self.refresh(channel)
 
     def submit_call(self, label: str, call: Callable[[], Any]) -> asyncio.Future[Any]:
         """Hand ``call`` to the simulated thread pool; return the loop-side future."""
@@ -213,7 +224,7 @@ class World:
             return
         op.state = OpState.PENDING
         op.channel.blocked = None
-        self.event(op.channel.name, "wake", f"{short(op.label, 50)} ({reason})")
+        self.event(op.channel.name, "wake", lambda: f"{short(op.label, 50)} ({reason})")
         # re-enable at the end of the enable order: it is "new" work for the scheduler
         self._enabled.pop(op.id, None)
         self.refresh(op.channel)
@@ -344,7 +355,7 @@ class World:
             self.event(
                 target.channel.name,
                 "crash",
-                f"process crashes at {short(target.label, 50)} ({where})",
+                lambda: f"process crashes at {short(target.label, 50)} ({where})",
                 deviation,
             )
             raise Crash(target, after)
@@ -362,11 +373,14 @@ class World:
             if op.deadline_handle is None and op.deadline is not None:
                 assert self.loop is not None
                 op.deadline_handle = self.loop.call_at(op.deadline, self._on_deadline, op)
+            until = op.deadline or 0.0
             self.event(
                 channel.name,
                 "block",
-                f"{short(op.label, 50)} -> database is locked; waits for the lock "
-                f"until {op.deadline or 0.0:.3f}s (busy_timeout)",
+                lambda: (
+                    f"{short(op.label, 50)} -> database is locked; waits for the lock "
+                    f"until {until:.3f}s (busy_timeout)"
+                ),
                 deviation,
             )
         else:
@@ -374,27 +388,56 @@ class World:
             if op.deadline_handle is not None:
                 op.deadline_handle.cancel()
                 op.deadline_handle = None
-            kind = "fault" if fault else "exec"
-            self.event(channel.name, kind, f"{op.label} -> {op.outcome()}", deviation)
-        self.refresh(channel)
+            outcome = op.outcome()
+            self.event(
+                channel.name,
+                "fault" if fault else "exec",
+                lambda: f"{op.label} -> {outcome}",
+                deviation,
+            )
+        if channel.serial and channel.blocked is None:
+            enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered
+            self._version += 1
+        else:
+            self.refresh(channel)
 
     def _deliver(self, op: Op, deviation: bool) -> None:
         op.state = OpState.DONE
         channel = op.channel
-        channel.ops.remove(op)
-        self._enabled.pop(op.id, None)
-        self.refresh(channel)
+        ops = channel.ops
+        enabled = self._enabled
+        enabled.pop(op.id, None)
+        if channel.serial and ops[0] is op:
+            del ops[0]
+            if ops:
+                following = ops[0]
+                if following.state is OpState.PENDING:
+                    enabled[following.id] = following
+            self._version += 1
+        else:
+            ops.remove(op)
+            self.refresh(channel)
         future = op.future
-        text = f"{short(op.label, 50)} -> {op.submitter}"
+        dropped = False
         if future is not None:
-            if future.cancelled():
-                text += " (dropped: the awaiting task was cancelled)"
-            assert self.loop is not None
+            dropped = future.cancelled()
+            loop = self.loop
+            assert loop is not None
             if op.error is not None:
-                self.loop.call_soon(_set_exception, future, op.error)
+                loop.call_soon(_set_exception, future, op.error)
             else:
-                self.loop.call_soon(_set_result, future, op.value)
-        self.event(channel.name, "deliver", text, deviation)
+                loop.call_soon(_set_result, future, op.value)
+        op.future = op.value = None  # handed over: the op must not keep the result alive
+        submitter = op.submitter
+        self.event(
+            channel.name,
+            "deliver",
+            lambda: (
+                f"{short(op.label, 50)} -> {submitter}"
+                + (" (dropped: the awaiting task was cancelled)" if dropped else "")
+            ),
+            deviation,
+        )
 
     # ------------------------------------------------------------- reports
     def stuck_tasks(self) -> str:
@@ -412,6 +455,9 @@ class World:
         if pending:
             text += "; pending operations: " + "; ".join(pending)
         return text
+
+
+_current_task = asyncio.current_task
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

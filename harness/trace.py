@@ -22,7 +22,7 @@ import base64
 import binascii
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ._errors import TokenError
@@ -47,16 +47,28 @@ class Event:
     ``fault``, ``crash``, ``recover``, ``end``.
     """
 
-    __slots__ = ("actor", "deviation", "kind", "text", "time")
+    __slots__ = ("_text", "actor", "deviation", "kind", "time")
 
     def __init__(
-        self, time: float, actor: str, kind: str, text: str, deviation: bool = False
+        self,
+        time: float,
+        actor: str,
+        kind: str,
+        text: str | Callable[[], str],
+        deviation: bool = False,
     ) -> None:
         self.time = time
         self.actor = actor
         self.kind = kind
-        self.text = text
+        self._text = text  # formatted on first use: most schedules are never printed
         self.deviation = deviation
+
+    @property
+    def text(self) -> str:
+        text = self._text
+        if not isinstance(text, str):
+            text = self._text = text()
+        return text
 
     def key(self) -> str:
         """The canonical form hashed into the digest."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))*", re.S)
 _WORD = re.compile(r"[A-Za-z]+")
 _WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_JOURNAL_READ = re.compile(r"\s*PRAGMA\s+(?:\w+\s*\.\s*)?journal_mode\s*;?\s*", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Statement:
     begin_lock: bool  # BEGIN IMMEDIATE / EXCLUSIVE: takes the write lock at once
     busy_timeout: bool  # mentions the busy_timeout pragma
     journal_mode: bool  # mentions the journal_mode pragma
+    journal_mode_read: bool  # is exactly ``PRAGMA journal_mode`` (reads it, sets nothing)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -47,7 +49,8 @@ def classify(sql: str) -> Statement:
         begin_lock=keyword == "BEGIN" and second in ("IMMEDIATE", "EXCLUSIVE"),
         busy_timeout="busy_timeout" in lowered,
         journal_mode="journal_mode" in lowered,
+        journal_mode_read=bool(_JOURNAL_READ.fullmatch(rest)),
     )
 
 
-NOT_SQL = Statement("", False, False, False, False, False, False)
+NOT_SQL = Statement("", False, False, False, False, False, False, False)

@@ -49,7 +49,8 @@ _SQL_METHODS = frozenset(
 _IMPLICIT_BEGIN_METHODS = frozenset(
     {"execute", "executemany", "_execute_insert", "_execute_fetchall"}
 )
-_COMMIT = Statement("COMMIT", False, False, True, False, False, False)
+_COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
+_JOURNAL_AS_SQLITE_REPORTS_IT = "SELECT 'delete' AS journal_mode"
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 _hook_keys = itertools.count(1)
 _workdir_prefixes = itertools.count(1)
@@ -74,6 +75,10 @@ def _label(method: str, owner: object, sql: str | None, args: tuple[Any, ...]) -
     return f"{prefix}{method}({shown})"
 
 
+def _spent(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("harness: an operation ran twice")
+
+
 class SqlOp(Op):
     """One call on a fake connection's worker: runs on the real ``sqlite3`` connection."""
 
@@ -91,32 +96,30 @@ class SqlOp(Op):
         barrier: bool = False,
     ) -> None:
         method = getattr(fn, "__name__", "call")
-        owner = getattr(fn, "__self__", None)
-        sql = args[0] if method in _SQL_METHODS and args and isinstance(args[0], str) else None
-        if sql is not None:
-            stmt = classify(sql)
-        elif method == "commit" and isinstance(owner, sqlite3.Connection):
+        if method in _SQL_METHODS and args and type(args[0]) is str:
+            stmt = classify(args[0])
+        elif method == "commit" and type(getattr(fn, "__self__", None)) is not sqlite3.Cursor:
             stmt = _COMMIT
         else:
             stmt = NOT_SQL
+        db = conn._db
         write = (
-            conn._db is not None
-            and conn._db.path is not None
-            and (stmt.write or stmt.commit or stmt.begin_lock)
+            (stmt.write or stmt.commit or stmt.begin_lock)
+            and db is not None
+            and (db.path is not None)
         )
-        super().__init__(
-            conn._channel,
-            label or _label(method, owner, sql, args),
-            future,
-            barrier=barrier,
-            write=write,
-        )
+        super().__init__(conn._channel, label, future, barrier=barrier, write=write)
         self.conn = conn
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
         self.method = method
         self.stmt = stmt
+
+    def describe_call(self) -> str:
+        args = self.args
+        sql = args[0] if self.stmt is not NOT_SQL and self.stmt is not _COMMIT else None
+        return _label(self.method, getattr(self.fn, "__self__", None), sql, args)
 
     def fault_kinds(self) -> tuple[str, ...]:
         conn = self.conn
@@ -151,10 +154,18 @@ class SqlOp(Op):
             self._fault(fault)
         else:
             stmt = self.stmt
+            args = self.args
             if stmt.busy_timeout:
                 hooks.set_real_busy_timeout(conn._timeout_ms)
+            if stmt.journal_mode and conn._memory_journal:
+                if stmt.journal_mode_read and self.method != "executescript":
+                    args = (_JOURNAL_AS_SQLITE_REPORTS_IT, *args[2:])
+                else:
+                    conn._memory_journal = False  # the body chose a mode: it is real from now on
+                    if db is not None:
+                        db.sidecars = True
             try:
-                self.value = self.fn(*self.args, **self.kwargs)
+                self.value = self.fn(*args, **self.kwargs)
             except sqlite3.OperationalError as exc:
                 if (
                     state.busy_calls
@@ -171,6 +182,7 @@ class SqlOp(Op):
                     conn._after_busy_timeout_pragma()
             if stmt.journal_mode and db is not None:
                 conn._refresh_journal_mode(db)
+        self.fn = _spent  # aiosqlite's worker drops the call: nothing may keep its cursor alive
         if db is not None and self in db.waiters:
             db.waiters.remove(self)
         if state.commits and self.error is None:
@@ -193,6 +205,7 @@ class SqlOp(Op):
             self.value = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
             self.error = exc
+        self.fn = _spent
         return True
 
     def _wait_for_lock(self, db: Database | None) -> bool:
@@ -252,6 +265,7 @@ class FakeConnection(aiosqlite.Connection):
         # the real connection, kept apart from aiosqlite's _connection (which its close
         # path clears even when the close never ran, e.g. in an abandoned task)
         self._real: sqlite3.Connection | None = None
+        self._memory_journal = False  # see _open
         self._pending_notifies: list[PendingNotify] = []
         self.transaction_task: str | None = None
         """The task whose statement opened the current transaction (None outside one)."""
@@ -295,9 +309,13 @@ class FakeConnection(aiosqlite.Connection):
         label: str | None = None,
         barrier: bool = False,
     ) -> asyncio.Future[Any]:
-        self._world.check_alive(self._generation)
-        future: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
-        self._world.submit(SqlOp(self, fn, args, kwargs, future, label=label, barrier=barrier))
+        world = self._world
+        if world.generation != self._generation:
+            world.check_alive(self._generation)
+        loop = world.loop
+        assert loop is not None
+        future: asyncio.Future[Any] = loop.create_future()
+        world.submit(SqlOp(self, fn, args, kwargs, future, label=label, barrier=barrier))
         return future
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -366,6 +384,20 @@ class FakeConnection(aiosqlite.Connection):
             real.close()
             raise
         self._real = real
+        db = self._db
+        if db is not None and db.path is not None and not db.wal:
+            # Speed: a rollback journal kept in memory instead of a file created and
+            # deleted by every transaction (3x faster on tmpfs). Locking is the same
+            # rollback-journal protocol; only power-loss durability differs, and crashes
+            # are simulated by closing connections. ``PRAGMA journal_mode`` still reads
+            # "delete", as SQLite reports it; setting any mode makes it real.
+            try:
+                real.execute("PRAGMA journal_mode = MEMORY")
+                self._memory_journal = True
+            except sqlite3.Error:
+                pass
+        if db is not None and not self._memory_journal:
+            db.sidecars = True
         return real
 
     def _close_real(self) -> None:

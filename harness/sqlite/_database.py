@@ -41,12 +41,13 @@ def default_workroot() -> str:
 class Database:
     """One real database file (or shared in-memory database) of a schedule."""
 
-    __slots__ = ("name", "path", "waiters", "wal")
+    __slots__ = ("name", "path", "sidecars", "waiters", "wal")
 
     def __init__(self, name: str, path: str | None) -> None:
         self.name = name
         self.path = path
         self.wal = False  # journal_mode=WAL is persistent in the file
+        self.sidecars = False  # a -journal, -wal or -shm file may exist next to it
         self.waiters: list[SqlOp] = []
 
 
@@ -94,7 +95,7 @@ class Databases:
         for db in self.by_name.values():
             if db.path is None:
                 continue
-            for suffix in ("", "-wal", "-shm", "-journal"):
+            for suffix in ("", "-wal", "-shm", "-journal") if db.sidecars else ("",):
                 try:
                     os.unlink(db.path + suffix)
                 except FileNotFoundError:

@@ -1,0 +1,297 @@
+"""The ``harness`` command line (DESIGN §7).
+
+Exit codes: 0 success / nothing found; 1 a failure was found (explore,
+replay) or the gate failed; 2 bad input — unknown scenario, malformed token,
+bad option — always as one line on stderr, never a traceback; 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from time import perf_counter as _wall_clock
+from typing import Any, NoReturn, TextIO
+
+_STRATEGIES = ("random", "pct", "exhaustive")
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="harness",
+        description="Deterministic concurrency testing for async "
+        "Python code on SQLite: explore interleavings, replay failures, measure "
+        "flake rates.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser(
+        "list",
+        help="the bundled scenarios and their store variants",
+        description="List the bundled scenarios: source pull request, mode, fault "
+        "budget, invariants and store variants.",
+    )
+
+    ex = sub.add_parser(
+        "explore",
+        help="explore a scenario's schedules; print the first failure",
+        description="Explore SCENARIO's schedules. On failure print the shrunk "
+        "schedule's timeline; the last line is the command that replays it. "
+        "Exit 1 if a failure was found, else 0.",
+    )
+    ex.add_argument("scenario", metavar="SCENARIO", help="a name from 'harness list'")
+    ex.add_argument(
+        "--store",
+        default="original",
+        choices=("original", "naive-fix", "reference"),
+        help="store variant (default: original)",
+    )
+    ex.add_argument(
+        "--strategy", default="pct", choices=_STRATEGIES, help="scheduling strategy (default: pct)"
+    )
+    ex.add_argument(
+        "--schedules",
+        type=_positive,
+        default=None,
+        help="schedule budget (default: the scenario's, 500)",
+    )
+    ex.add_argument("--seed", type=_seed, default=0, help="exploration seed (default: 0)")
+    ex.add_argument(
+        "--mode",
+        choices=("fifo", "parallel"),
+        default=None,
+        help="statement ordering (default: the scenario's)",
+    )
+    ex.add_argument(
+        "--bound",
+        type=_seed,
+        default=2,
+        help="deviation bound for --strategy exhaustive (default: 2)",
+    )
+    ex.add_argument("--no-shrink", action="store_true", help="report the failure unshrunk")
+    ex.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the full timeline, not just the steps that matter",
+    )
+
+    rp = sub.add_parser(
+        "replay",
+        help="replay a scenario token; print its timeline",
+        description="Replay the schedule a token describes and print its "
+        "timeline. Exit 1 if it fails, 0 if it passes.",
+    )
+    rp.add_argument("token", metavar="TOKEN", help="a token printed by 'harness explore'")
+    rp.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
+
+    from .stress.cli import add_commands
+
+    add_commands(sub)
+    return parser
+
+
+def _scenario(name: str) -> Any:
+    import scenarios
+
+    try:
+        return scenarios.get(name)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    import scenarios
+
+    for s in scenarios.REGISTRY.values():
+        faults = s.faults
+        budget = ", ".join(
+            f"{k}={getattr(faults, k)}"
+            for k in ("busy", "ioerror", "full", "crash")
+            if faults is not None and getattr(faults, k)
+        )
+        print(f"{s.name:<18} {s.source}", file=out)
+        print(f"  {s.summary}", file=out)
+        print(
+            f"  mode {s.mode}; faults {budget or 'none'}; stores: {', '.join(scenarios.VARIANTS)}",
+            file=out,
+        )
+        for invariant in s.invariants:
+            print(f"  - {invariant}", file=out)
+        print(file=out)
+    return 0
+
+
+class _Progress:
+    """A live count on stderr for long runs (only when stderr is a terminal)."""
+
+    def __init__(self, label: str, total: int, stream: TextIO) -> None:
+        self.label = label
+        self.total = total
+        self.stream = stream
+        self.live = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int, failures: int) -> None:
+        now = _wall_clock()
+        if self.live and (now - self.last > 0.2 or done == self.total):
+            self.last = now
+            self.stream.write(f"\r{self.label}: {done}/{self.total} schedules, {failures} failing")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.live and self.last:
+            self.stream.write("\n")
+
+
+def cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
+    import harness
+
+    from ._excerpt import excerpt
+
+    scenario = _scenario(args.scenario)
+    schedules = args.schedules or scenario.schedules
+    strategy: Any = args.strategy
+    if strategy == "exhaustive":
+        strategy = harness.Exhaustive(args.bound)
+    options: dict[str, Any] = {
+        "strategy": strategy,
+        "schedules": schedules,
+        "seed": args.seed,
+        "shrink": not args.no_shrink,
+    }
+    if args.mode:
+        options["mode"] = args.mode
+    label = scenario.label(args.store)
+    progress = _Progress(f"explore {label}", schedules, sys.stderr)
+    print(
+        f"exploring {label} ({scenario.source}): strategy {args.strategy}, up to "
+        f"{schedules} schedules, seed {args.seed}, mode {options.get('mode', scenario.mode)}",
+        file=out,
+    )
+    try:
+        result = scenario.explore(args.store, progress=progress, **options)
+    finally:
+        progress.close()
+    rate = result.schedules_per_second
+    if not result.failed:
+        print(
+            f"no failure in {result.schedules_run} schedules ({result.stop_reason.value}; "
+            f"{rate:,.0f} schedules/s)",
+            file=out,
+        )
+        return 0
+    failure = result.failures[0]
+    print(
+        f"FAILED after {failure.schedule + 1} schedule(s) ({rate:,.0f} schedules/s): "
+        f"{type(failure.error).__name__}: {failure.error}",
+        file=out,
+    )
+    print(
+        f"shrunk schedule: {failure.deviations} deviation(s) from the default order, "
+        f"{len(failure.faults)} fault(s), {failure.steps} steps",
+        file=out,
+    )
+    print(file=out)
+    print(failure.timeline if args.verbose else excerpt(failure.events), file=out)
+    print(file=out)
+    print(f"harness replay {failure.token}", file=out)
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    import scenarios
+
+    from .trace import decode_token
+
+    schedule = decode_token(args.token)
+    if not schedule.label:
+        raise UsageError(
+            "this token was recorded from a Python body, not a bundled scenario: "
+            "replay it with harness.replay(body, token)"
+        )
+    name, _, store = schedule.label.partition("/")
+    scenario = _scenario(name)
+    if store not in scenarios.VARIANTS:
+        raise UsageError(f"token names an unknown store {store!r}")
+    run = scenario.replay(store, args.token)
+    if not args.quiet:
+        print(
+            f"replaying {schedule.label} ({scenario.source}): mode {schedule.mode}, "
+            f"{schedule.deviations} deviation(s)",
+            file=out,
+        )
+        print(run.timeline, file=out)
+        print(file=out)
+    if run.error is None:
+        print("PASSED: this schedule satisfies every invariant", file=out)
+        return 0
+    print(f"FAILED: {type(run.error).__name__}: {run.error}", file=out)
+    return 1
+
+
+def _commands() -> dict[str, Callable[[argparse.Namespace, TextIO], int]]:
+    from .stress.cli import COMMANDS
+
+    return {"list": cmd_list, "explore": cmd_explore, "replay": cmd_replay, **COMMANDS}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the CLI; return the exit status (see the module docstring)."""
+    from ._errors import EscapeError, NondeterminismError, TokenError
+
+    stream = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            from . import __version__
+
+            print(f"harness {__version__}", file=stream)
+            return 0
+        if not args.command:
+            raise UsageError("missing command (try 'harness --help')")
+        return _commands()[args.command](args, stream)
+    except UsageError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except (TokenError, NondeterminismError, EscapeError, ValueError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"harness: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> NoReturn:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stress runs: scenarios and user tests repeated across pytest-xdist workers."""
