@@ -94,15 +94,13 @@ async def long_sleeper(sim: harness.Sim) -> None:
     loop.call_later(7.5, lambda: fired.append(loop.time()))
     await asyncio.sleep(10)
     assert fired == [5407.5]
-    sim.notes["wall"] = time.time()
+    assert time.time() == pytest.approx(1_767_225_600.0 + 5410.0)  # wall clock is virtual too
 
 
 def test_an_hour_of_sleep_costs_no_wall_time() -> None:
-    started = time.perf_counter()
+    # the body sleeps 5400 s of virtual time; a real clock would make this test hang
     result = harness.explore(long_sleeper, schedules=3)
-    elapsed = time.perf_counter() - started
     assert not result.failed, result.failures
-    assert elapsed < 60  # generous: the point is that it does not take 5400 s
 
 
 async def timeouts(sim: harness.Sim) -> None:
