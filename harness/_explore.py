@@ -366,6 +366,35 @@ def replay(
     )
 
 
+def shrink_token(
+    body: Body,
+    token: str,
+    *,
+    recover: Body | None = None,
+    patch_aiosqlite: bool = True,
+    max_steps: int = 100_000,
+) -> Failure:
+    """Replay a failing token, shrink its schedule, and report it like :func:`explore`.
+
+    Used to turn a raw failure found elsewhere (a stress worker, another
+    machine) into a minimal, confirmed one. Raises ``ValueError`` if the token's
+    schedule does not fail.
+    """
+    schedule = decode_token(token)
+    config = RunConfig(
+        mode=schedule.mode,
+        faults=schedule.faults,
+        max_steps=max_steps,
+        chaos=schedule.chaos,
+        patch_aiosqlite=patch_aiosqlite,
+    )
+    with Session(config, schedule.label) as session:
+        record = session.replay(body, schedule.choices, schedule.seed, recover)
+        if record.error is None:
+            raise ValueError("this token's schedule does not fail: nothing to shrink")
+        return _report(session, body, recover, record, 0, True)
+
+
 def check(body: Body, **options: Any) -> ExploreResult:
     """:func:`explore`, raising :class:`InterleavingError` if any schedule fails."""
     result = explore(body, **options)

@@ -240,10 +240,22 @@ class World:
 
     def step(self, ready: bool) -> bool:
         """One decision. Return True when the loop should run its next callback."""
-        if not self._enabled:
+        enabled = self._enabled
+        if not enabled:
             if ready:
                 return True
             self._idle_without_work()
+            return False
+        if not ready and len(enabled) == 1 and not self._fault_possible():
+            # the only thing that can happen: not a choice, no alternatives to build
+            self.count_step()
+            item = next(iter(enabled.values()))
+            if isinstance(item, Delivery):
+                self._notify(item, False)
+            elif item.state is OpState.PENDING:
+                self._execute(item, None, False)
+            else:
+                self._deliver(item, False)
             return False
         alts = self._alternatives(ready)
         count = len(alts)
@@ -271,6 +283,10 @@ class World:
         self.count_step()
         self._perform(alt, index != 0)
         return False
+
+    def _fault_possible(self) -> bool:
+        left = self.faults_left
+        return bool(left["busy"] or left["ioerror"] or left["full"] or left["crash"])
 
     def count_step(self) -> None:
         self.steps += 1
@@ -332,10 +348,7 @@ class World:
             self._deliver(target, deviation)
         elif kind is Kind.NOTIFY:
             assert isinstance(target, Delivery)
-            del self._enabled[target.id]
-            self._version += 1
-            self.event(target.shown, "recv", target.label, deviation)
-            target.apply()
+            self._notify(target, deviation)
         elif kind is Kind.FAULT:
             assert isinstance(target, Op) and alt.fault is not None
             self.faults_left[alt.fault] -= 1
@@ -361,6 +374,12 @@ class World:
             raise Crash(target, after)
         else:  # pragma: no cover - RUN is handled by step()
             raise AssertionError(kind)
+
+    def _notify(self, delivery: Delivery, deviation: bool) -> None:
+        del self._enabled[delivery.id]
+        self._version += 1
+        self.event(delivery.shown, "recv", delivery.label, deviation)
+        delivery.apply()
 
     def _execute(self, op: Op, fault: str | None, deviation: bool) -> None:
         enabled = self._enabled

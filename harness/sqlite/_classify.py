@@ -30,6 +30,11 @@ class Statement:
     journal_mode: bool  # mentions the journal_mode pragma
     journal_mode_read: bool  # is exactly ``PRAGMA journal_mode`` (reads it, sets nothing)
 
+    @property
+    def special(self) -> bool:
+        """Needs the careful path: a pragma harness must see (busy_timeout, journal_mode)."""
+        return self.busy_timeout or self.journal_mode
+
 
 @functools.lru_cache(maxsize=4096)
 def classify(sql: str) -> Statement:

@@ -144,6 +144,8 @@ class SqlOp(Op):
         if hooks is None:  # connect, or a call after the real connection closed
             return self._call_plain()
         db = conn._db
+        if fault is None and not self.stmt.special and (db is None or not db.waiters):
+            return self._run_plain(conn, hooks)
         watch = db is not None and bool(db.waiters)
         state = hooks.state
         state.reset()
@@ -198,6 +200,37 @@ class SqlOp(Op):
             after = hooks.txn_state() if conn._hooks is not None else _capi.TXN_NONE
             if after < before:
                 conn._wake_waiters(db)
+        return True
+
+    def _run_plain(self, conn: FakeConnection, hooks: _capi.Hooks) -> bool:
+        """The common case of :meth:`run`: no fault, no special pragma, nobody waiting."""
+        state = hooks.state
+        state.busy_calls = state.commits = state.rollbacks = 0
+        real = conn._real
+        was_open = real is not None and real.in_transaction
+        try:
+            self.value = self.fn(*self.args, **self.kwargs)
+        except sqlite3.OperationalError as exc:
+            if (
+                state.busy_calls
+                and conn._timeout_ms > 0
+                and not self.final
+                and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
+            ):
+                return self._wait_for_lock(conn._db)
+            self.error = exc
+        except BaseException as exc:  # aiosqlite hands every exception back
+            self.error = exc
+        self.fn = _spent
+        if state.commits or state.rollbacks:
+            self.committed = bool(state.commits) and self.error is None
+            conn._transaction_ended(self.committed)
+        real = conn._real
+        if real is not None and real.in_transaction:
+            if not was_open:
+                conn.transaction_task = self.submitter
+        else:
+            conn.transaction_task = None
         return True
 
     def _call_plain(self) -> bool:

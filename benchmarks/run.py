@@ -1,0 +1,338 @@
+"""harness benchmarks: speed as ratios measured side by side in one run.
+
+    python -m benchmarks.run            # everything (a few minutes on 2 cores)
+    python -m benchmarks.run --quick    # smaller sizes, same measurements
+    python -m benchmarks.run --only statements detection
+
+Writes ``benchmarks/results.json`` and prints a table. Not part of the test
+suite: numbers depend on the machine; what is comparable is each ratio, taken
+in the same process minutes apart.
+
+(a) ``schedules`` — schedules/s per scenario: reference store, random strategy,
+    no shrinking; plus the smallest body (two tasks, one key, four statements).
+(b) ``statements`` — µs per statement: the same statements inside a simulation
+    and on real aiosqlite on the stock loop (tmpfs; default journal, and with the
+    in-memory journal the simulation uses, to separate the thread hop from I/O).
+(c) ``detection`` — time to first detection of each seed bug (original and
+    naive-fix): harness (schedules and wall time, median over seeds) vs real-mode
+    stress on real aiosqlite (runs until the first failure, capped).
+(d) ``scaling`` — a fixed sim stress run with 1 and with 2 xdist workers.
+(e) ``loop`` — the controlled loop vs the stock loop on a pure-asyncio body.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+import harness
+import scenarios
+from harness.sqlite._database import default_workroot
+
+HERE = Path(__file__).resolve().parent
+wall = time.perf_counter
+
+
+def _best(samples: list[float]) -> float:
+    return min(samples)
+
+
+# --------------------------------------------------------------------- (a)
+async def smallest_body(sim: harness.Sim) -> None:
+    """Two tasks write one key on one connection, then read it (fifo: always correct)."""
+    db = await sim.connect("kv.db", isolation_level=None)
+    await db.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)")
+
+    async def write(value: str) -> None:
+        await db.execute("INSERT OR REPLACE INTO kv VALUES ('k', ?)", (value,))
+
+    await asyncio.gather(write("v1"), write("v2"))
+    await db.execute_fetchall("SELECT v FROM kv")
+    await db.close()
+
+
+def bench_schedules(quick: bool) -> dict[str, Any]:
+    n = 300 if quick else 1500
+    out: dict[str, Any] = {}
+    for _ in range(2):  # warm up caches and imports
+        harness.explore(smallest_body, schedules=50, strategy="random")
+    samples = [
+        harness.explore(
+            smallest_body, schedules=n, strategy="random", shrink=False
+        ).schedules_per_second
+        for _ in range(3)
+    ]
+    out["smallest body"] = {"schedules": n, "schedules_per_s": max(samples)}
+    for name, scenario in scenarios.REGISTRY.items():
+        runs = n // 5
+        rates = [
+            scenario.explore(
+                "reference", strategy="random", schedules=runs, seed=s, shrink=False
+            ).schedules_per_second
+            for s in range(2)
+        ]
+        out[name] = {"schedules": runs, "schedules_per_s": max(rates)}
+    return out
+
+
+# --------------------------------------------------------------------- (b)
+STATEMENTS = 400
+
+
+async def statement_workload(
+    connect: Callable[..., Any], path: str, journal: str | None
+) -> tuple[float, int]:
+    """Open, then STATEMENTS statements (autocommit writes and reads); time only those."""
+    db = await connect(path, isolation_level=None)
+    if journal:
+        await db.execute(f"PRAGMA journal_mode = {journal}")
+    await db.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)")
+    started = wall()
+    for i in range(STATEMENTS // 2):
+        await db.execute("INSERT INTO t(v) VALUES (?)", (f"value {i}",))
+        await db.execute_fetchall("SELECT v FROM t WHERE id = ?", (i + 1,))
+    elapsed = wall() - started
+    await db.close()
+    return elapsed, STATEMENTS
+
+
+def bench_statements(quick: bool) -> dict[str, Any]:
+    rounds = 3 if quick else 7
+    root = default_workroot()
+
+    def real(journal: str | None) -> float:
+        samples = []
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory(dir=root) as d:
+                elapsed, count = asyncio.run(
+                    statement_workload(aiosqlite.connect, os.path.join(d, "b.db"), journal)
+                )
+            samples.append(elapsed / count * 1e6)
+        return _best(samples)
+
+    def simulated() -> float:
+        samples: list[float] = []
+
+        async def body(sim: harness.Sim) -> None:
+            elapsed, count = await statement_workload(sim.connect, "b.db", None)
+            samples.append(elapsed / count * 1e6)
+
+        for _ in range(rounds):
+            harness.explore(body, schedules=1, shrink=False)
+        return _best(samples)
+
+    sim_us = simulated()
+    real_default = real(None)
+    real_memory = real("MEMORY")
+    return {
+        "statements": STATEMENTS,
+        "sim_us_per_statement": sim_us,
+        "real_aiosqlite_us_per_statement": real_default,
+        "real_aiosqlite_memory_journal_us_per_statement": real_memory,
+        "speedup_vs_real": real_default / sim_us,
+        "speedup_vs_real_same_journal": real_memory / sim_us,
+    }
+
+
+# --------------------------------------------------------------------- (c)
+def bench_detection(quick: bool) -> dict[str, Any]:
+    seeds = range(3 if quick else 7)
+    cap_seconds = 10.0 if quick else 30.0
+    out: dict[str, Any] = {}
+    for name, scenario in scenarios.REGISTRY.items():
+        for variant in ("original", "naive-fix"):
+            times, counts = [], []
+            for seed in seeds:
+                started = wall()
+                result = scenario.explore(variant, seed=seed, shrink=False)
+                times.append(wall() - started)
+                counts.append(result.failures[0].schedule + 1 if result.failed else None)
+            real_runs, real_seconds, found = 0, 0.0, False
+            started = wall()
+            while wall() - started < cap_seconds:
+                real_runs += 1
+                try:
+                    scenario.run_real(variant, seed=real_runs)
+                except AssertionError:
+                    found = True
+                    break
+            real_seconds = wall() - started
+            harness_seconds = statistics.median(times)
+            out[f"{name}/{variant}"] = {
+                "harness_schedules_median": statistics.median(c or 10**9 for c in counts),
+                "harness_seconds_median": harness_seconds,
+                "harness_found_every_seed": all(counts),
+                "real_runs": real_runs,
+                "real_seconds": real_seconds,
+                "real_found": found,
+                "speedup": real_seconds / harness_seconds,
+                "speedup_is_lower_bound": not found,
+            }
+    return out
+
+
+# --------------------------------------------------------------------- (d)
+def bench_scaling(quick: bool) -> dict[str, Any]:
+    try:
+        from harness.stress import run_stress  # type: ignore[attr-defined]
+    except ImportError:
+        return {"skipped": "the stress runner is not available"}
+    runs = 200 if quick else 600
+    out: dict[str, Any] = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as d:
+            started = wall()
+            run_stress(runs=runs, workers=workers, mode="sim", out=d, seed=1, quiet=True)
+            out[f"{workers} worker(s)"] = wall() - started
+    out["speedup"] = out["1 worker(s)"] / out["2 worker(s)"]
+    out["runs_per_cell"] = runs
+    return out
+
+
+# --------------------------------------------------------------------- (e)
+async def pure_asyncio() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+    lock = asyncio.Lock()
+    total = 0
+
+    async def producer() -> None:
+        for i in range(4000):
+            await queue.put(i)
+
+    async def consumer() -> None:
+        nonlocal total
+        for _ in range(4000):
+            item = await queue.get()
+            async with lock:
+                total += item
+            await asyncio.sleep(0)
+
+    await asyncio.gather(producer(), consumer())
+
+
+def bench_loop(quick: bool) -> dict[str, Any]:
+    rounds = 3 if quick else 7
+    stock = []
+    for _ in range(rounds):
+        started = wall()
+        asyncio.run(pure_asyncio())
+        stock.append(wall() - started)
+    controlled = []
+
+    async def body(sim: harness.Sim) -> None:
+        await pure_asyncio()
+
+    for _ in range(rounds):
+        started = wall()
+        harness.explore(body, schedules=1, shrink=False)
+        controlled.append(wall() - started)
+    return {
+        "stock_seconds": _best(stock),
+        "controlled_seconds": _best(controlled),
+        "overhead": _best(controlled) / _best(stock),
+    }
+
+
+BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "schedules": bench_schedules,
+    "statements": bench_statements,
+    "detection": bench_detection,
+    "scaling": bench_scaling,
+    "loop": bench_loop,
+}
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = []
+    if "schedules" in results:
+        lines += [
+            "(a) schedules per second (reference store, random, no shrinking)",
+            f"    {'workload':<22} {'schedules/s':>12}",
+        ]
+        for name, row in results["schedules"].items():
+            lines.append(f"    {name:<22} {row['schedules_per_s']:>12,.0f}")
+    if "statements" in results:
+        s = results["statements"]
+        memory = s["real_aiosqlite_memory_journal_us_per_statement"]
+        lines += [
+            "(b) µs per statement, same run",
+            f"    simulated                      {s['sim_us_per_statement']:8.1f}",
+            f"    real aiosqlite (default)       {s['real_aiosqlite_us_per_statement']:8.1f}"
+            f"   ratio {s['speedup_vs_real']:.2f}x",
+            f"    real aiosqlite (memory journal){memory:8.1f}"
+            f"   ratio {s['speedup_vs_real_same_journal']:.2f}x",
+        ]
+    if "detection" in results:
+        lines += [
+            "(c) time to first detection: harness (median over seeds) vs real stress",
+            f"    {'bug':<30} {'sched':>6} {'harness s':>10} {'real runs':>9} "
+            f"{'real s':>8} {'speedup':>9}",
+        ]
+        for bug, row in results["detection"].items():
+            bound = ">=" if row["speedup_is_lower_bound"] else "  "
+            lines.append(
+                f"    {bug:<30} {row['harness_schedules_median']:>6} "
+                f"{row['harness_seconds_median']:>10.3f} {row['real_runs']:>9} "
+                f"{row['real_seconds']:>8.2f} {bound}{row['speedup']:>7.0f}x"
+            )
+    if "scaling" in results:
+        s = results["scaling"]
+        if "skipped" in s:
+            lines.append(f"(d) stress scaling: {s['skipped']}")
+        else:
+            lines.append(
+                f"(d) stress scaling ({s['runs_per_cell']} sim runs/cell): 1 worker "
+                f"{s['1 worker(s)']:.1f}s, 2 workers {s['2 worker(s)']:.1f}s, "
+                f"speedup {s['speedup']:.2f}x"
+            )
+    if "loop" in results:
+        s = results["loop"]
+        lines.append(
+            f"(e) pure asyncio body: stock {s['stock_seconds'] * 1e3:.1f} ms, "
+            f"controlled {s['controlled_seconds'] * 1e3:.1f} ms, "
+            f"overhead {s['overhead']:.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHES), help="run only these")
+    parser.add_argument("--out", default=str(HERE / "results.json"), help="JSON output path")
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "sqlite": sqlite3.sqlite_version,
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "workroot": default_workroot(),
+            "quick": args.quick,
+        }
+    }
+    for name in args.only or list(BENCHES):
+        started = wall()
+        results[name] = BENCHES[name](args.quick)
+        print(f"[{name}: {wall() - started:.1f}s]", file=sys.stderr, flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    print(table(results))
+    print(f"\nresults: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
