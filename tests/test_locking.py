@@ -231,3 +231,27 @@ async def transaction_errors(sim: harness.Sim) -> None:
 
 def test_nested_begin_and_savepoint_errors_match_sqlite() -> None:
     assert not harness.explore(transaction_errors, schedules=10).failed
+
+
+async def executemany_waits_for_the_lock(sim: harness.Sim) -> None:
+    a = await sim.connect("many.db", isolation_level=None, timeout=5)
+    b = await sim.connect("many.db", isolation_level=None, timeout=5)
+    await a.execute("CREATE TABLE t(x)")
+    await b.execute("BEGIN IMMEDIATE")
+
+    async def release() -> None:
+        await asyncio.sleep(1)
+        await b.execute("COMMIT")
+
+    releaser = asyncio.create_task(release())
+    await a.executemany("INSERT INTO t VALUES (?)", (i for i in [(0,), (1,), (2,)]))
+    assert sim.now() == 1.0
+    await releaser
+    assert await a.execute_fetchall("SELECT x FROM t") == [(0,), (1,), (2,)]
+    await a.close()
+    await b.close()
+
+
+def test_executemany_waits_for_the_lock_and_runs_each_row_once() -> None:
+    result = harness.explore(executemany_waits_for_the_lock, schedules=200, strategy="random")
+    assert not result.failed, result.failures and result.failures[0].timeline

@@ -68,3 +68,13 @@ def test_timeline_names_sql_locks_notifications_and_faults() -> None:
         assert needle in clean, needle
     header = faulted.splitlines()[0].split()
     assert header == ["step", "time", "actor", "event", "detail"]
+
+
+def test_cursor_operations_are_labelled_as_such() -> None:
+    async def body(sim: harness.Sim) -> None:
+        async with sim.connect("c.db") as db, db.execute("SELECT 1") as cursor:
+            await cursor.fetchall()
+        raise AssertionError("show the timeline")
+
+    timeline = harness.explore(body, schedules=1).failures[0].timeline
+    assert "cursor.fetchall()" in timeline and "cursor.close()" in timeline

@@ -56,8 +56,8 @@ _hook_keys = itertools.count(1)
 _workdir_prefixes = itertools.count(1)
 
 
-def _label(method: str, owner: object, sql: str | None, args: tuple[Any, ...]) -> str:
-    prefix = "cursor." if isinstance(owner, sqlite3.Cursor) else ""
+def _label(method: str, on_cursor: bool, sql: str | None, args: tuple[Any, ...]) -> str:
+    prefix = "cursor." if on_cursor else ""
     if sql is not None:
         text = short(sql, 64)
         if method == "executescript":
@@ -82,7 +82,7 @@ def _spent(*args: Any, **kwargs: Any) -> None:
 class SqlOp(Op):
     """One call on a fake connection's worker: runs on the real ``sqlite3`` connection."""
 
-    __slots__ = ("args", "conn", "fn", "kwargs", "method", "stmt")
+    __slots__ = ("args", "conn", "consumed", "fn", "kwargs", "method", "on_cursor", "stmt")
 
     def __init__(
         self,
@@ -96,9 +96,10 @@ class SqlOp(Op):
         barrier: bool = False,
     ) -> None:
         method = getattr(fn, "__name__", "call")
+        on_cursor = type(getattr(fn, "__self__", None)) is sqlite3.Cursor
         if method in _SQL_METHODS and args and type(args[0]) is str:
             stmt = classify(args[0])
-        elif method == "commit" and type(getattr(fn, "__self__", None)) is not sqlite3.Cursor:
+        elif method == "commit" and not on_cursor:
             stmt = _COMMIT
         else:
             stmt = NOT_SQL
@@ -109,6 +110,10 @@ class SqlOp(Op):
             and (db.path is not None)
         )
         super().__init__(conn._channel, label, future, barrier=barrier, write=write)
+        self.consumed = 0  # executemany: parameter sets SQLite has taken so far
+        if method == "executemany" and len(args) > 1:
+            args = (args[0], list(args[1]), *args[2:])  # materialised once, resumable
+        self.on_cursor = on_cursor
         self.conn = conn
         self.fn = fn
         self.args = args
@@ -119,7 +124,7 @@ class SqlOp(Op):
     def describe_call(self) -> str:
         args = self.args
         sql = args[0] if self.stmt is not NOT_SQL and self.stmt is not _COMMIT else None
-        return _label(self.method, getattr(self.fn, "__self__", None), sql, args)
+        return _label(self.method, self.on_cursor, sql, args)
 
     def fault_kinds(self) -> tuple[str, ...]:
         conn = self.conn
@@ -167,7 +172,7 @@ class SqlOp(Op):
                     if db is not None:
                         db.sidecars = True
             try:
-                self.value = self.fn(*args, **self.kwargs)
+                self.value = self.fn(*self._resumable(args), **self.kwargs)
             except sqlite3.OperationalError as exc:
                 if (
                     state.busy_calls
@@ -209,7 +214,7 @@ class SqlOp(Op):
         real = conn._real
         was_open = real is not None and real.in_transaction
         try:
-            self.value = self.fn(*self.args, **self.kwargs)
+            self.value = self.fn(*self._resumable(self.args), **self.kwargs)
         except sqlite3.OperationalError as exc:
             if (
                 state.busy_calls
@@ -241,8 +246,29 @@ class SqlOp(Op):
         self.fn = _spent
         return True
 
+    def _resumable(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """executemany: feed parameter sets through a counter, from where a wait stopped it.
+
+        SQLite's busy handler waits *inside* the failing row; harness waits outside the
+        call, so a retry must not replay the rows that already ran (in autocommit mode
+        they committed). The resumed cursor's ``rowcount`` counts the resumed rows only.
+        """
+        if self.method != "executemany" or len(args) < 2:
+            return args
+        rows: list[Any] = args[1]
+        start = self.consumed
+
+        def counted() -> Any:
+            for row in rows[start:]:
+                self.consumed += 1
+                yield row
+
+        return (args[0], counted(), *args[2:])
+
     def _wait_for_lock(self, db: Database | None) -> bool:
         conn = self.conn
+        if self.consumed:
+            self.consumed -= 1  # the row SQLite was waiting in has not run: resume at it
         if self.deadline is None:
             self.deadline = conn._world.now() + conn._timeout_ms / 1000.0
         if db is not None and self not in db.waiters:
