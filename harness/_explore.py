@@ -24,9 +24,9 @@ from typing import Any
 from . import _patches
 from ._errors import InterleavingError, NondeterminismError
 from ._run import Body, RunRecord, run_schedule
-from ._world import RunConfig
+from ._world import ChoiceKey, RunConfig
 from .faults import Faults
-from .shrink import same_failure, shrink_schedule
+from .shrink import KeyedReplay, same_failure, shrink_schedule
 from .sqlite._database import default_workroot
 from .strategies import Replay, Strategy, by_name
 from .trace import Event, FaultBudget, Schedule, decode_token, encode_token, format_timeline
@@ -156,6 +156,16 @@ class Session:
             0,
             self.workdir,
             recover,
+        )
+        assert record is not None
+        return record
+
+    def replay_keys(
+        self, body: Body, keys: Sequence[ChoiceKey], sim_seed: int, recover: Body | None
+    ) -> RunRecord:
+        """Run a schedule that takes each listed choice where first offered (shrinking)."""
+        record = run_schedule(
+            body, self.config, KeyedReplay(keys, seed=sim_seed), 0, self.workdir, recover
         )
         assert record is not None
         return record
@@ -302,7 +312,10 @@ def _report(
         def attempt(choices: Sequence[int]) -> RunRecord:
             return session.replay(body, choices, record.sim_seed, recover, strict=False)
 
-        best = shrink_schedule(attempt, record)
+        def attempt_keys(keys: Sequence[ChoiceKey]) -> RunRecord:
+            return session.replay_keys(body, keys, record.sim_seed, recover)
+
+        best = shrink_schedule(attempt, record, run_keys=attempt_keys)
         if best is not record:
             best = session.confirm(body, recover, best)
             if not same_failure(best.error, record.error):  # pragma: no cover - guarded above

@@ -153,6 +153,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         alts = [Alternative(Kind.RUN, "loop", None, k) for k in range(count)]
         index = world.strategy.choose(ChoicePoint(len(world.decisions), alts, False))
         world.decisions.append((index, count))
+        world.decision_keys.append(("run", "loop", index, None))
         if index:
             ready = self._ready
             handle = ready[index]

@@ -48,6 +48,7 @@ class Op:
         "final",
         "future",
         "id",
+        "ordinal",
         "state",
         "submitter",
         "value",
@@ -64,6 +65,7 @@ class Op:
         write: bool = False,
     ) -> None:
         self.id = 0
+        self.ordinal = 0  # n-th op submitted to its channel: stable across nearby schedules
         self.channel = channel
         self._label = label  # None: built on first use (most labels are never shown)
         self.future = future
@@ -140,7 +142,7 @@ def describe(value: Any) -> str:
 class Channel:
     """An executor of ops (a connection's worker thread, or a pool)."""
 
-    __slots__ = ("blocked", "kind", "name", "ops", "serial")
+    __slots__ = ("blocked", "kind", "name", "ops", "serial", "submitted")
 
     def __init__(self, name: str, *, serial: bool, kind: str = "conn") -> None:
         self.name = name
@@ -148,6 +150,7 @@ class Channel:
         self.kind = kind
         self.ops: list[Op] = []
         self.blocked: Op | None = None
+        self.submitted = 0
 
     def enabled(self) -> Iterator[Op]:
         """The ops that may take their next step now (see the module docstring)."""

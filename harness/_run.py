@@ -24,7 +24,7 @@ from . import _patches
 from ._errors import EscapeError, HarnessError, ScheduleError
 from ._loop import ControlledLoop
 from ._sim import Sim
-from ._world import Abandoned, Crash, RunConfig, World
+from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
 from .sqlite._connection import layer_of
 from .strategies import Strategy
 from .trace import Event, digest_of, format_timeline
@@ -46,6 +46,7 @@ class RunRecord:
     crashes: int
     loop_errors: list[str] = field(default_factory=list)
     suspects: list[str] = field(default_factory=list)
+    choice_keys: list[ChoiceKey] = field(default_factory=list)  # what each choice took
     _digest: str = ""
 
     @property
@@ -103,6 +104,7 @@ def run_schedule(
         crashes=crashes,
         loop_errors=world.loop_errors,
         suspects=world.suspects,
+        choice_keys=world.decision_keys,
     )
 
 

@@ -82,10 +82,11 @@ class RunConfig:
 class Delivery:
     """A notification on its way to one subscriber."""
 
-    __slots__ = ("actor", "apply", "id", "label", "shown")
+    __slots__ = ("actor", "apply", "id", "label", "ordinal", "shown")
 
     def __init__(self, shown: str, label: str, apply: Callable[[], None]) -> None:
         self.id = 0
+        self.ordinal = 0  # n-th notification to this subscriber
         self.shown = shown  # the subscriber, as the timeline names it
         self.actor = shown  # the scheduling identity (one per notification, set on enable)
         self.label = label
@@ -102,6 +103,7 @@ class World:
         self.workdir = workdir
         self.random = random.Random(sim_seed)
         self.decisions: list[tuple[int, int]] = []
+        self.decision_keys: list[ChoiceKey] = []  # what each choice took (see choice_key)
         self.events: list[Event] = []
         b = config.faults
         self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
@@ -114,6 +116,7 @@ class World:
         self.extensions: dict[str, Any] = {}  # per-schedule state of the sqlite layer and bus
         self._next_id = 0
         self._names: dict[str, int] = {}
+        self._deliveries: dict[str, int] = {}
         self._enabled: dict[int, Op | Delivery] = {}
         self._version = 0
         self._cache_version = -1
@@ -182,6 +185,8 @@ class World:
         op.id = self._next_id
         op.submitter = self.current_actor()
         channel = op.channel
+        channel.submitted += 1
+        op.ordinal = channel.submitted
         channel.ops.append(op)
         name = channel.name
         self.event(op.submitter, "submit", lambda: f"{name}: {op.label}")
@@ -214,6 +219,8 @@ class World:
 
     def enable_delivery(self, delivery: Delivery) -> None:
         delivery.id = self.new_id()
+        count = self._deliveries.get(delivery.shown, 0) + 1
+        self._deliveries[delivery.shown] = delivery.ordinal = count
         delivery.actor = f"{delivery.shown}/{delivery.id}"
         self._enabled[delivery.id] = delivery
         self._version += 1
@@ -277,6 +284,7 @@ class World:
                     f"strategy {self.strategy!r} chose {index!r} among {count} alternatives"
                 )
             self.decisions.append((index, count))
+            self.decision_keys.append(choice_key(alts[index]))
         alt = alts[index]
         if alt.kind is Kind.RUN:
             return True
@@ -477,6 +485,23 @@ class World:
 
 
 _current_task = asyncio.current_task
+
+ChoiceKey = tuple[str, str, int, str | None]
+
+
+def choice_key(alt: Alternative) -> ChoiceKey:
+    """What an alternative does, independent of its index and of global ids.
+
+    ``(kind, channel or subscriber, ordinal within it, fault)``: "execute the 3rd
+    statement submitted to app.db#2". It survives edits to a schedule that shift
+    choice indices, which is what the shrinker needs.
+    """
+    target = alt.target
+    if isinstance(target, Op):
+        return (alt.kind.value, target.channel.name, target.ordinal, alt.fault)
+    if isinstance(target, Delivery):
+        return (alt.kind.value, target.shown, target.ordinal, None)
+    return (alt.kind.value, alt.actor, target if isinstance(target, int) else 0, alt.fault)
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

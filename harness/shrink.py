@@ -24,6 +24,11 @@ local edits there are two passes that re-place the decisive deviation:
 2. **truncate** — keep the schedule up to its *k*-th deviation and take
    defaults after it, for the smallest *k* that still fails: the last kept
    deviation is the decisive one;
+2b. **drop by meaning** — each deviation is also known by *what* it took
+   (:func:`~harness._world.choice_key`: "execute the 3rd statement of
+   app.db#2"); drop one and replay the others by meaning, each at the first
+   choice point that offers it. Index shifts do not break this pass, so it
+   removes incidental deviations the index-based passes cannot;
 3. **drop** each deviation (set its choice to 0), from the last to the first;
 4. **re-place** — when more than one deviation is left, try every
    one-deviation schedule (a position of the default run and an alternative
@@ -50,8 +55,42 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from ._world import ChoiceKey, choice_key
+from .strategies import ChoicePoint, Decision
+
 if TYPE_CHECKING:
     from ._run import RunRecord
+
+
+class KeyedReplay:
+    """A strategy taking each listed choice, by meaning, where it is first offered.
+
+    Every other choice point takes the default. Used by the shrinker; the run's
+    record holds the concrete choices, so its token replays like any other.
+    """
+
+    name = "keyed-replay"
+
+    def __init__(self, keys: Sequence[ChoiceKey], *, seed: int) -> None:
+        self.keys = list(keys)
+        self.seed = seed
+        self._next = 0
+
+    def begin(self, seed: int) -> int | None:
+        self._next = 0
+        return self.seed
+
+    def choose(self, point: ChoicePoint) -> int:
+        if self._next < len(self.keys):
+            want = self.keys[self._next]
+            for index, alt in enumerate(point.alternatives):
+                if index and choice_key(alt) == want:
+                    self._next += 1
+                    return index
+        return 0
+
+    def end(self, decisions: Sequence[Decision]) -> None:
+        return None
 
 
 def _origin(error: BaseException | None) -> tuple[str, int] | None:
@@ -96,9 +135,15 @@ class _Shrinker:
     """One shrink: the best record so far, the budget, and what was tried."""
 
     def __init__(
-        self, run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, max_runs: int
+        self,
+        run: Callable[[Sequence[int]], RunRecord],
+        failing: RunRecord,
+        max_runs: int,
+        run_keys: Callable[[Sequence[ChoiceKey]], RunRecord] | None = None,
     ) -> None:
         self.run = run
+        self.run_keys = run_keys
+        self.tried_keys: set[tuple[ChoiceKey, ...]] = set()
         self.target = failing.error
         self.best = failing
         self.max_runs = max_runs
@@ -129,6 +174,37 @@ class _Shrinker:
         ):
             self.best = record
             return True
+        return False
+
+    def _adopt(self, record: RunRecord) -> bool:
+        if (
+            record.error is not None
+            and same_failure(record.error, self.target)
+            and order_key(record) < order_key(self.best)
+        ):
+            self.best = record
+            return True
+        return False
+
+    def deviation_keys(self) -> list[ChoiceKey]:
+        best = self.best
+        return [k for (c, _), k in zip(best.decisions, best.choice_keys, strict=True) if c]
+
+    def attempt_keys(self, keys: Sequence[ChoiceKey]) -> bool:
+        key = tuple(keys)
+        if self.run_keys is None or key in self.tried_keys or self.spent:
+            return False
+        self.tried_keys.add(key)
+        self.runs += 1
+        return self._adopt(self.run_keys(key))
+
+    def drop_by_meaning(self) -> bool:
+        keys = self.deviation_keys()
+        if len(keys) < 2:
+            return False
+        for i in range(len(keys) - 1, -1, -1):
+            if self.attempt_keys(keys[:i] + keys[i + 1 :]):
+                return True
         return False
 
     def truncate(self) -> bool:
@@ -178,16 +254,22 @@ class _Shrinker:
 
 
 def shrink_schedule(
-    run: Callable[[Sequence[int]], RunRecord], failing: RunRecord, *, max_runs: int = 600
+    run: Callable[[Sequence[int]], RunRecord],
+    failing: RunRecord,
+    *,
+    max_runs: int = 600,
+    run_keys: Callable[[Sequence[ChoiceKey]], RunRecord] | None = None,
 ) -> RunRecord:
     """Return the simplest record found that fails like ``failing`` (maybe ``failing``).
 
-    ``run(choices)`` must run one schedule in lenient replay and return its record.
+    ``run(choices)`` must run one schedule in lenient replay and return its record;
+    ``run_keys(keys)``, if given, runs one with :class:`KeyedReplay`.
     """
-    shrinker = _Shrinker(run, failing, max_runs)
+    shrinker = _Shrinker(run, failing, max_runs, run_keys)
     shrinker.attempt(())
     passes = (
         shrinker.truncate,
+        shrinker.drop_by_meaning,
         shrinker.drop,
         shrinker.replace,
         shrinker.lower,
