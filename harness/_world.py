@@ -108,6 +108,7 @@ class World:
         b = config.faults
         self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
         self.faults_used: list[str] = []
+        self.faulty = config.faults.any()  # some fault or crash may still be injected
         self.steps = 0
         self.generation = 0
         self.escapes: list[str] = []
@@ -166,6 +167,7 @@ class World:
         """No more faults or crashes in this schedule (used while shutting down)."""
         for kind in self.faults_left:
             self.faults_left[kind] = 0
+        self.faulty = False
         self._version += 1
 
     def check_alive(self, generation: int) -> None:
@@ -183,13 +185,22 @@ class World:
         """Queue ``op`` on its channel (called on the loop, by the submitting task)."""
         self._next_id += 1
         op.id = self._next_id
-        op.submitter = self.current_actor()
+        loop = self.loop
+        task = _current_task(loop) if loop is not None and loop.is_running() else None
+        op.submitter = submitter = task.get_name() if task is not None else "loop"
         channel = op.channel
         channel.submitted += 1
         op.ordinal = channel.submitted
         channel.ops.append(op)
         name = channel.name
-        self.event(op.submitter, "submit", lambda: f"{name}: {op.label}")
+        self.events.append(
+            Event(
+                loop._clock if loop is not None else 0.0,
+                submitter,
+                "submit",
+                lambda: f"{name}: {op.label}",
+            )
+        )
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next
                 self._enabled[op.id] = op
@@ -253,16 +264,24 @@ class World:
                 return True
             self._idle_without_work()
             return False
-        if not ready and len(enabled) == 1 and not self._fault_possible():
-            # the only thing that can happen: not a choice, no alternatives to build
-            self.count_step()
-            item = next(iter(enabled.values()))
-            if isinstance(item, Delivery):
-                self._notify(item, False)
-            elif item.state is OpState.PENDING:
-                self._execute(item, None, False)
-            else:
-                self._deliver(item, False)
+        if not ready and len(enabled) == 1 and not self.faulty:
+            # The only thing that can happen: not a choice, no alternatives to build.
+            # Repeat while that stays true (an op executes, then is the only one to deliver).
+            ready_queue = self.loop._ready if self.loop is not None else None
+            budget = self.config.max_steps
+            while len(enabled) == 1 and not ready_queue:
+                self.steps += 1
+                if self.steps > budget:
+                    self.count_step()  # raises LivelockError
+                item = next(iter(enabled.values()))
+                if isinstance(item, Delivery):
+                    self._notify(item, False)
+                elif item.state is OpState.PENDING:
+                    self._execute(item, None, False)
+                    if item.channel.blocked is item:  # waits for a lock (and a timer)
+                        break
+                else:
+                    self._deliver(item, False)
             return False
         alts = self._alternatives(ready)
         count = len(alts)
@@ -292,9 +311,9 @@ class World:
         self._perform(alt, index != 0)
         return False
 
-    def _fault_possible(self) -> bool:
+    def _update_faulty(self) -> None:
         left = self.faults_left
-        return bool(left["busy"] or left["ioerror"] or left["full"] or left["crash"])
+        self.faulty = bool(left["busy"] or left["ioerror"] or left["full"] or left["crash"])
 
     def count_step(self) -> None:
         self.steps += 1
@@ -361,12 +380,14 @@ class World:
             assert isinstance(target, Op) and alt.fault is not None
             self.faults_left[alt.fault] -= 1
             self.faults_used.append(alt.fault)
+            self._update_faulty()
             self._version += 1
             self._execute(target, alt.fault, deviation)
         elif kind is Kind.CRASH:
             assert isinstance(target, Op)
             self.faults_left["crash"] -= 1
             self.faults_used.append("crash")
+            self._update_faulty()
             after = alt.fault == "deliver"
             where = (
                 "after it committed, before its result was delivered"
