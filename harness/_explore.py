@@ -29,7 +29,7 @@ from .faults import Faults
 from .shrink import KeyedReplay, same_failure, shrink_schedule
 from .sqlite._database import default_workroot
 from .strategies import Replay, Strategy, by_name
-from .trace import Event, FaultBudget, Schedule, decode_token, encode_token, format_timeline
+from .trace import Event, Schedule, decode_token, encode_token, format_timeline
 
 _GENERIC_LEAKS = (
     "state kept between schedules (module globals, class attributes, caches)",
@@ -230,7 +230,7 @@ def _config(
         raise TypeError(f"faults must be a harness.Faults, not {faults!r}")
     return RunConfig(
         mode=mode,
-        faults=faults.budget() if faults else FaultBudget(),
+        faults=faults or Faults(),
         max_steps=max_steps,
         chaos=chaos,
         patch_aiosqlite=patch_aiosqlite,
@@ -336,6 +336,17 @@ def _report(
     )
 
 
+def _config_of(schedule: Schedule, *, max_steps: int, patch_aiosqlite: bool) -> RunConfig:
+    """How a token's schedule must run: its mode, faults and chaos come from the token."""
+    return RunConfig(
+        mode=schedule.mode,
+        faults=schedule.faults,
+        max_steps=max_steps,
+        chaos=schedule.chaos,
+        patch_aiosqlite=patch_aiosqlite,
+    )
+
+
 def replay(
     body: Body,
     token: str,
@@ -346,13 +357,7 @@ def replay(
 ) -> Run:
     """Re-run the schedule a token describes (mode and faults come from the token)."""
     schedule = decode_token(token)
-    config = RunConfig(
-        mode=schedule.mode,
-        faults=schedule.faults,
-        max_steps=max_steps,
-        chaos=schedule.chaos,
-        patch_aiosqlite=patch_aiosqlite,
-    )
+    config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
     with Session(config, schedule.label) as session:
         try:
             record = session.replay(body, schedule.choices, schedule.seed, recover)
@@ -394,13 +399,7 @@ def shrink_token(
     schedule does not fail.
     """
     schedule = decode_token(token)
-    config = RunConfig(
-        mode=schedule.mode,
-        faults=schedule.faults,
-        max_steps=max_steps,
-        chaos=schedule.chaos,
-        patch_aiosqlite=patch_aiosqlite,
-    )
+    config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
     with Session(config, schedule.label) as session:
         record = session.replay(body, schedule.choices, schedule.seed, recover)
         if record.error is None:

@@ -89,7 +89,7 @@ class Sim:
     @property
     def faults(self) -> Faults:
         """The schedule's fault budget (as configured, not what is left)."""
-        return Faults.from_budget(self._world.config.faults)
+        return self._world.config.faults
 
     def __repr__(self) -> str:
         return f"<harness.Sim t={self.now():.3f}s mode={self.mode}>"

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
 from ._ops import CallOp, Channel, Op, OpState
+from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
-from .trace import Event, FaultBudget, short
+from .trace import Event, short
 
 if TYPE_CHECKING:
     from ._loop import ControlledLoop
@@ -67,7 +68,7 @@ class RunConfig:
     """How one schedule runs (everything but the choices)."""
 
     mode: str = "fifo"
-    faults: FaultBudget = field(default_factory=FaultBudget)
+    faults: Faults = field(default_factory=Faults)
     max_steps: int = 100_000
     chaos: bool = False
     patch_aiosqlite: bool = True
@@ -108,7 +109,7 @@ class World:
         b = config.faults
         self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
         self.faults_used: list[str] = []
-        self.faulty = config.faults.any()  # some fault or crash may still be injected
+        self.faulty = bool(config.faults)  # some fault or crash may still be injected
         self.steps = 0
         self.generation = 0
         self.escapes: list[str] = []

@@ -23,8 +23,6 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from .trace import FaultBudget
-
 FAULT_KINDS = ("busy", "ioerror", "full")
 
 _ERRORS = {
@@ -48,13 +46,6 @@ class Faults:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Faults({name}=...) must be a non-negative int, not {value!r}")
-
-    def budget(self) -> FaultBudget:
-        return FaultBudget(self.busy, self.ioerror, self.full, self.crash)
-
-    @classmethod
-    def from_budget(cls, b: FaultBudget) -> Faults:
-        return cls(busy=b.busy, ioerror=b.ioerror, full=b.full, crash=b.crash)
 
     def __bool__(self) -> bool:
         return bool(self.busy or self.ioerror or self.full or self.crash)

@@ -62,7 +62,7 @@ from ._run import Body, RunRecord
 from .faults import Faults
 from .shrink import shrink_schedule
 from .strategies import ChoicePoint, Decision
-from .trace import FaultBudget, format_timeline
+from .trace import format_timeline
 
 __all__ = ("HypothesisStrategy", "run_schedule")
 
@@ -140,7 +140,7 @@ def run_schedule(
         raise TypeError(f"faults must be a harness.Faults, not {faults!r}")
     config = RunConfig(
         mode=mode,
-        faults=faults.budget() if faults else FaultBudget(),
+        faults=faults or Faults(),
         max_steps=max_steps,
         patch_aiosqlite=patch_aiosqlite,
     )

@@ -167,14 +167,7 @@ class _Shrinker:
         record = self.run(key)
         if not key:
             self.default_counts = tuple(n for _, n in record.decisions)
-        if (
-            record.error is not None
-            and same_failure(record.error, self.target)
-            and order_key(record) < order_key(self.best)
-        ):
-            self.best = record
-            return True
-        return False
+        return self._adopt(record)
 
     def _adopt(self, record: RunRecord) -> bool:
         if (

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ._errors import TokenError
+from .faults import Faults
 
 TOKEN_PREFIX = "h1."
 _FLAG_PARALLEL = 1
@@ -117,26 +118,13 @@ def digest_of(events: Sequence[Event], decisions: Sequence[tuple[int, int]]) -> 
 
 
 @dataclass(frozen=True)
-class FaultBudget:
-    """Plain-data copy of a fault budget as stored in a token."""
-
-    busy: int = 0
-    ioerror: int = 0
-    full: int = 0
-    crash: int = 0
-
-    def any(self) -> bool:
-        return bool(self.busy or self.ioerror or self.full or self.crash)
-
-
-@dataclass(frozen=True)
 class Schedule:
     """Everything needed to replay one schedule (the payload of a token)."""
 
     seed: int
     choices: tuple[int, ...]
     mode: str = "fifo"
-    faults: FaultBudget = field(default_factory=FaultBudget)
+    faults: Faults = field(default_factory=Faults)
     label: str = ""
     chaos: bool = False
     digest: str = ""  # hex prefix of the recorded trace digest ("" when unknown)
@@ -223,7 +211,7 @@ def encode_token(s: Schedule) -> str:
         flags |= _FLAG_PARALLEL
     elif s.mode != "fifo":
         raise ValueError(f"unknown mode {s.mode!r}")
-    if s.faults.any():
+    if s.faults:
         flags |= _FLAG_FAULTS
         for n in (s.faults.busy, s.faults.ioerror, s.faults.full, s.faults.crash):
             _varint(n, body)
@@ -274,9 +262,9 @@ def decode_token(token: object) -> Schedule:
     r = _Reader(payload[1:])
     seed = r.varint()
     mode = "parallel" if flags & _FLAG_PARALLEL else "fifo"
-    faults = FaultBudget()
+    faults = Faults()
     if flags & _FLAG_FAULTS:
-        faults = FaultBudget(r.varint(), r.varint(), r.varint(), r.varint())
+        faults = Faults(busy=r.varint(), ioerror=r.varint(), full=r.varint(), crash=r.varint())
     label = ""
     if flags & _FLAG_LABEL:
         try:

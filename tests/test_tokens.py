@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import harness
-from harness.trace import FaultBudget, Schedule, decode_token, encode_token
+from harness.trace import Schedule, decode_token, encode_token
 from tests.bodies import lww_two_tasks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,7 +57,7 @@ def test_tokens_roundtrip_and_stay_short() -> None:
             seed=rng.randrange(2**31),
             choices=choices,
             mode=rng.choice(["fifo", "parallel"]),
-            faults=FaultBudget(rng.randrange(3), 0, 1, rng.randrange(2)),
+            faults=harness.Faults(busy=rng.randrange(3), full=1, crash=rng.randrange(2)),
             label=rng.choice(["", "metadata-lww/original"]),
             digest="0123abcd",
         )

@@ -174,12 +174,7 @@ class SqlOp(Op):
             try:
                 self.value = self.fn(*self._resumable(args), **self.kwargs)
             except sqlite3.OperationalError as exc:
-                if (
-                    state.busy_calls
-                    and conn._timeout_ms > 0
-                    and not self.final
-                    and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
-                ):
+                if self._should_wait(exc, state):
                     return self._wait_for_lock(db)
                 self.error = exc
             except BaseException as exc:  # aiosqlite hands every exception back
@@ -216,12 +211,7 @@ class SqlOp(Op):
         try:
             self.value = self.fn(*self._resumable(self.args), **self.kwargs)
         except sqlite3.OperationalError as exc:
-            if (
-                state.busy_calls
-                and conn._timeout_ms > 0
-                and not self.final
-                and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
-            ):
+            if self._should_wait(exc, state):
                 return self._wait_for_lock(conn._db)
             self.error = exc
         except BaseException as exc:  # aiosqlite hands every exception back
@@ -245,6 +235,19 @@ class SqlOp(Op):
             self.error = exc
         self.fn = _spent
         return True
+
+    def _should_wait(self, exc: sqlite3.OperationalError, state: _capi.HookState) -> bool:
+        """SQLite consulted the busy handler for this SQLITE_BUSY: wait in virtual time.
+
+        When it did not (a read upgrading to write, BUSY_SNAPSHOT), the error stands,
+        as it does for real; the last attempt after the deadline fails for real too.
+        """
+        return (
+            bool(state.busy_calls)
+            and self.conn._timeout_ms > 0
+            and not self.final
+            and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
+        )
 
     def _resumable(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """executemany: feed parameter sets through a counter, from where a wait stopped it.
