@@ -80,8 +80,12 @@ def bench_schedules(quick: bool) -> dict[str, Any]:
     async def in_memory(sim: harness.Sim) -> None:
         await smallest_body(sim, ":memory:")
 
-    samples = [harness.explore(in_memory, schedules=n, strategy="random",
-                               shrink=False).schedules_per_second for _ in range(3)]
+    samples = [
+        harness.explore(
+            in_memory, schedules=n, strategy="random", shrink=False
+        ).schedules_per_second
+        for _ in range(3)
+    ]
     out["smallest body, :memory:"] = {"schedules": n, "schedules_per_s": max(samples)}
     for name, scenario in scenarios.REGISTRY.items():
         runs = n // 5

@@ -234,6 +234,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
     from .trace import decode_token
 
+    if args.token.startswith("real:"):
+        return _replay_real(args.token, out)
     schedule = decode_token(args.token)
     if not schedule.label:
         raise UsageError(
@@ -258,6 +260,33 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     print(f"FAILED: {type(run.error).__name__}: {run.error}", file=out)
     return 1
+
+
+def _replay_real(token: str, out: TextIO) -> int:
+    """Re-run a real-mode failure (``real:NAME/STORE#SEED``): once, on real aiosqlite."""
+    import scenarios
+
+    label, _, seed = token.removeprefix("real:").partition("#")
+    name, _, store = label.partition("/")
+    if not seed.isdigit() or store not in scenarios.VARIANTS:
+        raise UsageError(f"malformed real-run id {token!r} (expected real:NAME/STORE#SEED)")
+    scenario = _scenario(name)
+    print(
+        f"re-running {label} on real aiosqlite with seed {seed}: real threads and real "
+        f"timing, so this is not a deterministic replay",
+        file=out,
+    )
+    try:
+        scenario.run_real(store, seed=int(seed))
+    except AssertionError as exc:
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=out)
+        return 1
+    print(
+        "PASSED this time (a real-mode failure depends on timing; harness explore finds "
+        "its schedule deterministically)",
+        file=out,
+    )
+    return 0
 
 
 def _commands() -> dict[str, Callable[[argparse.Namespace, TextIO], int]]:

@@ -114,6 +114,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TOKEN",
         help="run exactly the schedule of this replay token (select one harness test)",
     )
+    group.addoption(
+        "--harness-stress",
+        type=_int_option(1, "positive"),
+        metavar="N",
+        help="measure flake rates: run each selected test N times (harness tests: N "
+        "schedules) and write a flake-rate report; measured failures do not fail the session",
+    )
+    group.addoption(
+        "--harness-report",
+        metavar="DIR",
+        help="where --harness-stress writes report.json/.md/.html (default: reports)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,6 +144,10 @@ def pytest_configure(config: pytest.Config) -> None:
         except ValueError as exc:  # harness.TokenError: one line, made for this
             raise pytest.UsageError(f"--harness-replay: {exc}") from None
     config.pluginmanager.register(_Runner(), "harness-runner")
+    if config.getoption("harness_stress") is not None or config.getoption("harness_report"):
+        from .stress._user import register  # registered later, so its pyfunc_call runs first
+
+        register(config)
 
 
 class _SimPlaceholder:

@@ -195,10 +195,9 @@ class _Shrinker:
         keys = self.deviation_keys()
         if len(keys) < 2:
             return False
-        for i in range(len(keys) - 1, -1, -1):
-            if self.attempt_keys(keys[:i] + keys[i + 1 :]):
-                return True
-        return False
+        return any(
+            self.attempt_keys(keys[:i] + keys[i + 1 :]) for i in range(len(keys) - 1, -1, -1)
+        )
 
     def truncate(self) -> bool:
         choices = self.best.choices

@@ -90,4 +90,12 @@ class Scenario:
         self._check(variant)
         root = directory or default_workroot()  # tmpfs where available, like the simulation
         with tempfile.TemporaryDirectory(prefix=f"harness-{self.name}-", dir=root) as d:
-            asyncio.run(self.workload(RealEnv(d, seed=seed), variant))
+            env = RealEnv(d, seed=seed)
+
+            async def run() -> None:
+                try:
+                    await self.workload(env, variant)
+                finally:
+                    await env.close_leftovers()
+
+            asyncio.run(run())

@@ -49,6 +49,7 @@ class Env:
 
     def __init__(self) -> None:
         self._tracked: list[aiosqlite.Connection] = []
+        self._opened: list[Any] = []
         self.io_in_transaction: list[str] = []
 
     def _open(self, database: str, **kwargs: Any) -> Any:
@@ -58,11 +59,27 @@ class Env:
         """A connection of the store under test (tracked for the file-I/O check)."""
         conn = self._open(database, **kwargs)
         self._tracked.append(conn)
+        self._opened.append(conn)
         return conn
 
     def connect_other(self, database: str, **kwargs: Any) -> Any:
         """A connection of another process (not tracked)."""
-        return self._open(database, **kwargs)
+        conn = self._open(database, **kwargs)
+        self._opened.append(conn)
+        return conn
+
+    async def close_leftovers(self) -> None:
+        """Close what a workload left open when it failed midway.
+
+        On real aiosqlite an unclosed connection keeps a non-daemon worker thread
+        alive, so the process could not exit; in simulation harness closes them anyway.
+        """
+        for conn in self._opened:
+            if getattr(conn, "_connection", None) is not None:
+                try:
+                    await conn.close()
+                except Exception:  # the run already failed; its error is what matters
+                    pass
 
     def now(self) -> float:
         raise NotImplementedError

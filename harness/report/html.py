@@ -53,6 +53,7 @@ h1{font-size:24px;margin:0 0 6px}h2{font-size:18px;margin:30px 0 10px;padding-bo
 table{border-collapse:collapse;font-size:13px}th{background:#f6f8fa;text-align:left}
 th,td{border-bottom:1px solid #e5e8eb;padding:4px 10px;vertical-align:top}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.name{white-space:nowrap}
 tr.failing td:first-child{box-shadow:inset 3px 0 #c62828}
 table.meta td:first-child{color:#656d76;white-space:nowrap}
 code,pre,table.events,svg text.lane,svg text.tick,svg text.num{
@@ -110,7 +111,7 @@ def _header(report: Report) -> str:
         ("failures", count(sum(c.failures for c in cells)), failing > 0),
         ("crashed", count(sum(c.crashed for c in cells)), any(c.crashed for c in cells)),
         ("timed out", count(sum(c.timed_out for c in cells)), any(c.timed_out for c in cells)),
-        ("wall time", seconds(sum(c.wall_time for c in cells)), False),
+        ("worker time", seconds(sum(c.wall_time for c in cells)), False),
     ]
     boxes = "".join(
         f'<div class="stat{" bad" if bad else ""}"><b>{escape(value)}</b>{escape(label)}</div>'
@@ -252,7 +253,7 @@ def _table(cells: list[Cell]) -> str:
         token = f"<code>{escape(c.tokens[0])}</code>" if c.tokens else "—"
         rate = pct(c.rate) if c.runs else "—"
         rows.append(
-            f"<tr{_FAILING if c.failures else ''}><td>{escape(c.name)}</td>"
+            f'<tr{_FAILING if c.failures else ""}><td class="name">{escape(c.name)}</td>'
             f"<td>{escape(c.store)}</td><td>{escape(c.mode)}</td>"
             f'<td class="num">{count(c.runs)}</td><td class="num">{count(c.failures)}</td>'
             f'<td class="num">{rate}</td><td class="num">{interval(c.ci_low, c.ci_high)}</td>'
