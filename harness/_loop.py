@@ -183,8 +183,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
             task = factory(self, coro) if context is None else factory(self, coro, context=context)
             task.set_name(name)
         self._tasks.append(task)
-        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
-        what = code.co_qualname if code is not None else type(coro).__name__
+        what = (
+            getattr(coro, "__qualname__", None) or type(coro).__name__
+        )  # as the function names itself
         self._world.event(self._world.current_actor(), "spawn", f"{name} ({what})")
         return task
 

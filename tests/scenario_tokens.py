@@ -10,28 +10,28 @@ timeline format changes. After an intended change, regenerate this file::
 from __future__ import annotations
 
 TOKENS: dict[tuple[str, str], str] = {
-    ("flush-cursor", "naive-fix"): "h1.BtDsvc4CAQAAARZmbHVzaC1jdXJzb3IvbmFpdmUtZml4IAC2mYuxEul3",
-    ("flush-cursor", "original"): "h1.BtDsvc4CAQAAARVmbHVzaC1jdXJzb3Ivb3JpZ2luYWwgALaZi7HVFoQ",
-    ("hook-batch", "naive-fix"): "h1.BqWCtqMCAAAAARRob29rLWJhdGNoL25haXZlLWZpeDQAnhZZL1ys6A",
-    ("hook-batch", "original"): "h1.BqWCtqMCAAAAARNob29rLWJhdGNoL29yaWdpbmFsSwEtAF-bJMlaJ88",
-    ("metadata-lww", "naive-fix"): "h1.B9LSw_oHAQAAABZtZXRhZGF0YS1sd3cvbmFpdmUtZml4DAECAbI4u36IdtQ",
-    ("metadata-lww", "original"): "h1.B6WCtqMCAQAAABVtZXRhZGF0YS1sd3cvb3JpZ2luYWwPAQIARL7GLQ7ucw",
+    ("flush-cursor", "naive-fix"): "h1.BtDsvc4CAQAAARZmbHVzaC1jdXJzb3IvbmFpdmUtZml4IACIp4PjAsYm",
+    ("flush-cursor", "original"): "h1.BtDsvc4CAQAAARVmbHVzaC1jdXJzb3Ivb3JpZ2luYWwgACKa-adoJFQ",
+    ("hook-batch", "naive-fix"): "h1.BqWCtqMCAAAAARRob29rLWJhdGNoL25haXZlLWZpeDQAUti5m6ajZw",
+    ("hook-batch", "original"): "h1.BqWCtqMCAAAAARNob29rLWJhdGNoL29yaWdpbmFsSwEtADO7M6RVMYU",
+    ("metadata-lww", "naive-fix"): "h1.B9LSw_oHAQAAABZtZXRhZGF0YS1sd3cvbmFpdmUtZml4DAECAQhmDUkHGJI",
+    ("metadata-lww", "original"): "h1.B6WCtqMCAQAAABVtZXRhZGF0YS1sd3cvb3JpZ2luYWwPAQIAL88XFVrFtw",
     (
         "subscribe-gap",
         "naive-fix",
-    ): "h1.FKWCtqMCF3N1YnNjcmliZS1nYXAvbmFpdmUtZml4EnjakxFkgAJGBnTABMUABpkAM5vseU7ENxo",
+    ): "h1.BKWCtqMCF3N1YnNjcmliZS1nYXAvbmFpdmUtZml4JQQZAAAAAgAAAPKsJfUvD_k",
     (
         "subscribe-gap",
         "original",
-    ): "h1.FLao6NUDFnN1YnNjcmliZS1nYXAvb3JpZ2luYWwWeNqT42WAAiYgZmRkAdNgzAgABVcAO12a6-Odf3Y",
+    ): "h1.BLao6NUDFnN1YnNjcmliZS1nYXAvb3JpZ2luYWwiBhIAAgAAAAIAAAACAQ0L-LFEipQ",
     (
         "writer-contention",
         "naive-fix",
-    ): "h1.BKWCtqMCG3dyaXRlci1jb250ZW50aW9uL25haXZlLWZpeAMApU4ZkMdrnQ",
+    ): "h1.BKWCtqMCG3dyaXRlci1jb250ZW50aW9uL25haXZlLWZpeAMA7USsoB1AgQ",
     (
         "writer-contention",
         "original",
-    ): "h1.BKWCtqMCGndyaXRlci1jb250ZW50aW9uL29yaWdpbmFsIQDUG5-NVWZ8",
+    ): "h1.BKWCtqMCGndyaXRlci1jb250ZW50aW9uL29yaWdpbmFsIQBMry4Vs0zn",
 }
 
 if __name__ == "__main__":  # pragma: no cover - maintenance script

@@ -313,7 +313,8 @@ def event_table(events: Sequence[LaneEvent]) -> str:
         rows.append(
             f'<tr{_DEV_ROW if e.deviation else ""}><td class="num">{e.step}</td>'
             f'<td class="num">{e.time:.3f}</td><td>{escape(e.actor)}</td>'
-            f'<td><i class="sw" style="background:{color(e.kind)}"></i>{escape(e.kind)}</td>'
+            f'<td style="white-space:nowrap"><i class="sw" style="background:{color(e.kind)}">'
+            f"</i>{escape(e.kind)}</td>"
             f"<td>{escape(e.text)}{mark}</td></tr>"
         )
     return (
