@@ -197,16 +197,26 @@ def bench_detection(quick: bool) -> dict[str, Any]:
 
 # --------------------------------------------------------------------- (d)
 def bench_scaling(quick: bool) -> dict[str, Any]:
-    try:
-        from harness.stress import run_stress  # type: ignore[attr-defined]
-    except ImportError:
-        return {"skipped": "the stress runner is not available"}
-    runs = 200 if quick else 600
+    import io
+
+    from harness.stress import StressOptions, run_stress
+
+    runs = 100 if quick else 300
     out: dict[str, Any] = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as d:
+            options = StressOptions(
+                scenarios=list(scenarios.REGISTRY),
+                stores=list(scenarios.VARIANTS),
+                modes=["sim"],
+                runs=runs,
+                workers=workers,
+                out=Path(d),
+                seed=1,
+                examples=False,
+            )
             started = wall()
-            run_stress(runs=runs, workers=workers, mode="sim", out=d, seed=1, quiet=True)
+            run_stress(options, stderr=io.StringIO())
             out[f"{workers} worker(s)"] = wall() - started
     out["speedup"] = out["1 worker(s)"] / out["2 worker(s)"]
     out["runs_per_cell"] = runs
