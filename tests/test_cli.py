@@ -130,3 +130,23 @@ def test_python_dash_m_and_the_console_script_work() -> None:
         text=True,
     ).stdout
     assert "--strategy" in help_text and "replays it" in help_text
+
+
+def test_gate_can_judge_a_subset_of_cells(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.report import Cell, Report, save_json
+
+    report = Report(
+        cells=[
+            Cell("lww", "original", "sim", runs=100, failures=30),
+            Cell("lww", "reference", "sim", runs=5000, failures=0),
+        ],
+        meta={},
+    )
+    path = tmp_path / "report.json"
+    save_json(report, path)
+    status, out = run("gate", str(path), "--max-rate", "0.1%")
+    assert status == 1 and "FAIL      lww/original/sim" in out
+    status, out = run("gate", str(path), "--max-rate", "0.1%", "--cells", "*/reference/*")
+    assert status == 0 and "original" not in out and "PASS      lww/reference/sim" in out
+    status, _ = run("gate", str(path), "--max-rate", "0.1%", "--cells", "nothing*")
+    assert status == 2 and capsys.readouterr().err.count("\n") == 1

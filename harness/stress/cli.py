@@ -191,6 +191,13 @@ def add_commands(sub: Any) -> None:
     )
     gt.add_argument("--confidence", type=_confidence, default=0.95, metavar="C")
     gt.add_argument("--strict", action="store_true", help="unproven cells fail too")
+    gt.add_argument(
+        "--cells",
+        nargs="+",
+        metavar="GLOB",
+        help="judge only cells whose NAME/STORE/MODE matches a glob, e.g. '*/reference/*' "
+        "(a scenario report also holds the deliberately buggy variants)",
+    )
 
 
 def _command_line(args: argparse.Namespace, names: list[str], stores: list[str]) -> str:
@@ -292,6 +299,18 @@ def cmd_gate(args: argparse.Namespace, out: TextIO) -> int:
     from ..report import gate
 
     report = _load(args.report)
+    if args.cells:
+        import dataclasses
+        import fnmatch
+
+        chosen = [
+            c
+            for c in report.cells
+            if any(fnmatch.fnmatchcase("/".join(c.key), glob) for glob in args.cells)
+        ]
+        if not chosen:
+            raise _usage(f"no cell of {args.report} matches {' '.join(args.cells)}")
+        report = dataclasses.replace(report, cells=chosen)
     if not report.cells:
         raise _usage(f"{args.report} has no cells: a report that measured nothing cannot pass")
     if sum(c.runs for c in report.cells) == 0:
