@@ -218,3 +218,21 @@ def test_patches_are_restored_after_exploration() -> None:
     harness.explore(long_sleeper, schedules=1)
     assert (time.time, time.sleep, asyncio.get_event_loop_policy()) == before
     assert abs(time.time() - 1_767_225_600.0) > 1_000  # the real clock, not the virtual one
+
+
+async def fifo_dependent(sim: harness.Sim) -> None:
+    """Correct on asyncio (callbacks run in FIFO order), wrong on a loop that reorders them."""
+    order: list[int] = []
+    loop = asyncio.get_running_loop()
+    for i in range(4):
+        loop.call_soon(order.append, i)
+    await asyncio.sleep(0)
+    assert order == [0, 1, 2, 3], order
+
+
+def test_chaos_mode_perturbs_callback_order_but_the_default_never_does() -> None:
+    assert not harness.explore(fifo_dependent, schedules=200, strategy="random").failed
+    result = harness.explore(fifo_dependent, schedules=200, strategy="random", chaos=True)
+    assert result.failed
+    run = harness.replay(fifo_dependent, result.failures[0].token)  # chaos is in the token
+    assert isinstance(run.error, AssertionError)
