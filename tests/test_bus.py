@@ -116,3 +116,32 @@ def test_subscriptions_iterate_and_close() -> None:
         assert await late.get() == "b"
 
     assert not harness.explore(body, schedules=20).failed
+
+
+def test_a_commit_that_fails_busy_keeps_its_notifications_for_the_retry() -> None:
+    async def body(sim: harness.Sim) -> None:
+        import sqlite3
+
+        sub = sim.bus.listen("chan")
+        async with sim.connect("n.db") as setup:
+            await setup.execute("CREATE TABLE t(x)")
+            await setup.execute("INSERT INTO t VALUES (0)")
+            await setup.commit()
+        async with (
+            sim.connect("n.db") as reader,
+            sim.connect("n.db", timeout=1, isolation_level=None) as db,
+        ):
+            cursor = await reader.execute("SELECT x FROM t")  # holds SHARED
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute("INSERT INTO t VALUES (1)")
+            await sim.bus.notify("chan", "row 1", conn=db)
+            try:
+                await db.execute("COMMIT")  # rollback journal: waits for the reader, times out
+            except sqlite3.OperationalError:
+                assert db.in_transaction  # the commit hook ran, but nothing was committed
+            await cursor.close()
+            await db.execute("COMMIT")  # the retry commits: now the notification goes
+        assert await sub.get() == "row 1"
+
+    result = harness.explore(body, schedules=100, strategy="random")
+    assert not result.failed, result.failures and result.failures[0].timeline

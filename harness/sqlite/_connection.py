@@ -187,15 +187,7 @@ class SqlOp(Op):
         self.fn = _spent  # aiosqlite's worker drops the call: nothing may keep its cursor alive
         if db is not None and self in db.waiters:
             db.waiters.remove(self)
-        if state.commits and self.error is None:
-            self.committed = True
-        if state.commits or state.rollbacks:
-            conn._transaction_ended(self.committed)
-        now_open = conn._real is not None and conn._real.in_transaction
-        if now_open and not was_open:
-            conn.transaction_task = self.submitter
-        elif not now_open:
-            conn.transaction_task = None
+        self._settle(conn, state, was_open)
         if watch and db is not None:
             after = hooks.txn_state() if conn._hooks is not None else _capi.TXN_NONE
             if after < before:
@@ -217,16 +209,28 @@ class SqlOp(Op):
         except BaseException as exc:  # aiosqlite hands every exception back
             self.error = exc
         self.fn = _spent
-        if state.commits or state.rollbacks:
-            self.committed = bool(state.commits) and self.error is None
-            conn._transaction_ended(self.committed)
+        self._settle(conn, state, was_open)
+        return True
+
+    def _settle(self, conn: FakeConnection, state: _capi.HookState, was_open: bool) -> None:
+        """After the call: did a transaction end, how, and which task holds the next one.
+
+        The hooks say that SQLite committed or rolled back *something*; only a
+        transaction that is gone has ended (a COMMIT that fails with ``SQLITE_BUSY``
+        leaves it open for a retry, an executescript may open the next one), and
+        only then do its held notifications go or drop.
+        """
+        if state.commits and self.error is None:
+            self.committed = True
         real = conn._real
-        if real is not None and real.in_transaction:
+        now_open = real is not None and real.in_transaction
+        if (state.commits or state.rollbacks) and not now_open:
+            conn._transaction_ended(self.committed)
+        if now_open:
             if not was_open:
                 conn.transaction_task = self.submitter
         else:
             conn.transaction_task = None
-        return True
 
     def _call_plain(self) -> bool:
         try:
