@@ -35,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..cli import int_at_least
+
 DEFAULT_RUNS = 100
 """Runs per cell of a bare ``harness stress``: all 30 cells in about a minute on 2 cores."""
 DEFAULT_TIMEOUT = 60.0
@@ -47,24 +49,8 @@ def _usage(message: str) -> Exception:
     return UsageError(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
+_positive_int = int_at_least(1)
+_seed = int_at_least(0)
 
 
 def _workers(text: str) -> int:
