@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from .cli import int_at_least
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -68,19 +70,6 @@ _REPLAY_MISUSE = pytest.StashKey[str]()
 
 
 # ----------------------------------------------------------------- options
-def _int_option(low: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}")
-        return value
-
-    return parse
-
-
 def _strategy_name(text: str) -> str:
     if text not in STRATEGY_NAMES:
         raise argparse.ArgumentTypeError(
@@ -93,13 +82,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "harness: deterministic schedules for async SQLite code")
     group.addoption(
         "--harness-schedules",
-        type=_int_option(1, "positive"),
+        type=int_at_least(1),
         metavar="N",
         help="schedules per harness test (overrides the marker's schedules=)",
     )
     group.addoption(
         "--harness-seed",
-        type=_int_option(0, "non-negative"),
+        type=int_at_least(0),
         metavar="S",
         help="base seed; each test explores with a seed derived from S and its node id",
     )
@@ -116,7 +105,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--harness-stress",
-        type=_int_option(1, "positive"),
+        type=int_at_least(1),
         metavar="N",
         help="measure flake rates: run each selected test N times (harness tests: N "
         "schedules) and write a flake-rate report; measured failures do not fail the session",
