@@ -12,7 +12,6 @@ reported token always reproduces.
 from __future__ import annotations
 
 import enum
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -422,8 +421,3 @@ def check(body: Body, **options: Any) -> ExploreResult:
             message, token=f.token, timeline=f.timeline, error=f.error
         ) from f.error
     return result
-
-
-def workroot() -> str:
-    """Where schedules keep their database files (tmpfs when available)."""
-    return os.path.abspath(default_workroot())

@@ -110,11 +110,7 @@ class Op:
         error = self.error
         if error is not None:
             return f"{type(error).__name__}: {error}"
-        value = self.value
-        if type(value) is sqlite3.Cursor:
-            rowcount = value.rowcount
-            return f"ok, rowcount={rowcount}" if rowcount >= 0 else "ok"
-        return describe(value)
+        return describe(self.value)
 
     def __repr__(self) -> str:
         return f"<Op {self.id} {self.channel.name} {self.label!r} {self.state.name}>"
@@ -129,11 +125,10 @@ def describe(value: Any) -> str:
     if isinstance(value, tuple) or hasattr(value, "keys"):
         text = repr(tuple(value))
         return "1 row " + (text if len(text) <= 40 else text[:39] + "…")
-    name = type(value).__name__
-    if name == "Cursor":
-        rowcount = getattr(value, "rowcount", -1)
+    if isinstance(value, sqlite3.Cursor):
+        rowcount = value.rowcount
         return f"ok, rowcount={rowcount}" if rowcount >= 0 else "ok"
-    if name == "Connection":
+    if isinstance(value, sqlite3.Connection):
         return "ok"
     text = repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
@@ -142,12 +137,11 @@ def describe(value: Any) -> str:
 class Channel:
     """An executor of ops (a connection's worker thread, or a pool)."""
 
-    __slots__ = ("blocked", "kind", "name", "ops", "serial", "submitted")
+    __slots__ = ("blocked", "name", "ops", "serial", "submitted")
 
-    def __init__(self, name: str, *, serial: bool, kind: str = "conn") -> None:
+    def __init__(self, name: str, *, serial: bool) -> None:
         self.name = name
         self.serial = serial
-        self.kind = kind
         self.ops: list[Op] = []
         self.blocked: Op | None = None
         self.submitted = 0

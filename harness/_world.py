@@ -124,7 +124,7 @@ class World:
         self._cache_version = -1
         self._cache: list[Alternative] = []
         self.loop: ControlledLoop | None = None
-        self._executor = Channel("pool", serial=False, kind="pool")
+        self._executor = Channel("pool", serial=False)
 
     # ----------------------------------------------------------------- naming
     def new_id(self) -> int:
@@ -161,7 +161,7 @@ class World:
         self.generation += 1
         self.loop = loop
         self._enabled = {}
-        self._executor = Channel("pool", serial=False, kind="pool")
+        self._executor = Channel("pool", serial=False)
         self._version += 1
 
     def disable_faults(self) -> None:
@@ -254,9 +254,6 @@ class World:
         self.wake(op, "busy_timeout expired")
 
     # --------------------------------------------------------- choice points
-    def has_enabled(self) -> bool:
-        return bool(self._enabled)
-
     def step(self, ready: bool) -> bool:
         """One decision. Return True when the loop should run its next callback."""
         enabled = self._enabled
