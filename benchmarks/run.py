@@ -39,7 +39,7 @@ from typing import Any
 import aiosqlite
 
 import harness
-import scenarios
+from harness import scenarios
 from harness.sqlite._database import default_workroot
 
 HERE = Path(__file__).resolve().parent

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scenario(name: str) -> Any:
-    import scenarios
+    from harness import scenarios
 
     try:
         return scenarios.get(name)
@@ -133,7 +133,7 @@ def _scenario(name: str) -> Any:
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    import scenarios
+    from harness import scenarios
 
     for s in scenarios.REGISTRY.values():
         faults = s.faults
@@ -232,7 +232,7 @@ def cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
-    import scenarios
+    from harness import scenarios
 
     from .trace import decode_token
 
@@ -266,7 +266,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
 
 def _replay_real(token: str, out: TextIO) -> int:
     """Re-run a real-mode failure (``real:NAME/STORE#SEED``): once, on real aiosqlite."""
-    import scenarios
+    from harness import scenarios
 
     label, _, seed = token.removeprefix("real:").partition("#")
     name, _, store = label.partition("/")

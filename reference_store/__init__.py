@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+if __name__ != "harness.reference_store":  # installed in harness's namespace only (see pyproject)
+    raise ImportError(f"import harness.reference_store, not {__name__}")
+
 from ._db import Database as Database
 from ._sequencer import KeySequencer as KeySequencer
 from .store import HookEvent as HookEvent

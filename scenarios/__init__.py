@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+if __name__ != "harness.scenarios":  # installed in harness's namespace only (see pyproject)
+    raise ImportError(f"import harness.scenarios, not {__name__}")
+
 from ._base import VARIANTS as VARIANTS
 from ._base import Scenario as Scenario
 from .flush_cursor import SCENARIO as _flush_cursor

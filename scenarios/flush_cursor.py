@@ -36,7 +36,7 @@ import aiosqlite
 
 import harness
 from harness import checks
-from reference_store import ReferenceStore
+from harness.reference_store import ReferenceStore
 
 from ._base import Scenario
 from ._env import Env

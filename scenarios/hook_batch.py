@@ -40,7 +40,7 @@ import aiosqlite
 
 import harness
 from harness import checks
-from reference_store import HookEvent, ReferenceStore
+from harness.reference_store import HookEvent, ReferenceStore
 
 from ._base import Scenario
 from ._env import Env

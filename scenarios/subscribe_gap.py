@@ -32,7 +32,7 @@ import asyncio
 from typing import Any
 
 from harness import checks
-from reference_store import Message, ReferenceStore, Subscriber
+from harness.reference_store import Message, ReferenceStore, Subscriber
 
 from ._base import Scenario
 from ._env import Env

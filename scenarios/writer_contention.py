@@ -33,7 +33,7 @@ from typing import Any
 import aiosqlite
 
 from harness import checks
-from reference_store import ReferenceStore, ToolEvent
+from harness.reference_store import ReferenceStore, ToolEvent
 
 from ._base import Scenario
 from ._env import Env

@@ -38,7 +38,7 @@ if __name__ == "__main__":  # pragma: no cover - maintenance script
     import pprint
     from pathlib import Path
 
-    import scenarios
+    from harness import scenarios
 
     pinned = {}
     for name, scenario in scenarios.REGISTRY.items():

@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from reference_store import HookEvent, KeySequencer, ReferenceStore, ToolEvent
+from harness.reference_store import HookEvent, KeySequencer, ReferenceStore, ToolEvent
 
 
 def run(body: Callable[[ReferenceStore], Awaitable[Any]], path: Path, **options: Any) -> Any:

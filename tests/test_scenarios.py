@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 import harness
-import scenarios
+from harness import scenarios
 from tests.scenario_tokens import TOKENS
 
 NAMES = list(scenarios.REGISTRY)
@@ -29,7 +29,7 @@ def test_registry_lists_the_five_scenarios_in_order() -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_module_docstring_cites_the_pull_request_and_lists_the_invariants(name: str) -> None:
     scenario = scenarios.get(name)
-    module = importlib.import_module(f"scenarios.{name.replace('-', '_')}")
+    module = importlib.import_module(f"harness.scenarios.{name.replace('-', '_')}")
     doc = module.__doc__ or ""
     assert doc.startswith(f"{name} — {scenario.source}")
     invariant_lines = [line for line in doc.splitlines() if line.startswith("* ")]
@@ -103,7 +103,7 @@ def test_the_original_flakes_on_real_aiosqlite_too() -> None:
 
 def test_metadata_writes_to_other_keys_are_not_chained_behind_a_pending_key() -> None:
     """Some schedule of the reference completes another key's write inside a key's chain."""
-    from reference_store import ReferenceStore
+    from harness.reference_store import ReferenceStore
 
     async def body(sim: harness.Sim) -> None:
         store = await ReferenceStore.open(sim.connect, "m.db")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import scenarios
+from harness import scenarios
 from harness.cli import main
 from harness.report import load
 

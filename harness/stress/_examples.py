@@ -89,7 +89,7 @@ def with_budget(seconds: float, work: Callable[[], Any]) -> Any:
 def scenario_example(name: str, store: str, token: str, budget: float) -> dict[str, Any] | None:
     """Shrink ``token`` of scenario ``name``/``store`` within ``budget`` seconds."""
     import harness
-    import scenarios
+    from harness import scenarios
     from harness._explore import shrink_token
 
     scenario = scenarios.get(name)

@@ -160,7 +160,7 @@ def run_chunk(chunk: Chunk, spec: Spec) -> ChunkResult:
 
 
 def _run_real(chunk: Chunk, spec: Spec, result: ChunkResult, hang: bool) -> None:
-    import scenarios
+    from harness import scenarios
 
     scenario = scenarios.get(chunk.name)
     label = scenario.label(chunk.store)
@@ -210,7 +210,7 @@ class _Watch:
 
 def _run_sim(chunk: Chunk, spec: Spec, result: ChunkResult, hang: bool) -> None:
     import harness
-    import scenarios
+    from harness import scenarios
 
     scenario = scenarios.get(chunk.name)
     remaining, seed, part = chunk.runs, chunk.seed, 0

@@ -202,7 +202,7 @@ def _command_line(args: argparse.Namespace, names: list[str], stores: list[str])
 
 
 def cmd_stress(args: argparse.Namespace, out: TextIO) -> int:
-    import scenarios
+    from harness import scenarios
 
     from ._controller import StressOptions, run_stress
     from ._summary import summary
