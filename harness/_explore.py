@@ -22,7 +22,7 @@ from typing import Any
 
 from . import _patches
 from ._errors import InterleavingError, NondeterminismError
-from ._run import Body, RunRecord, run_schedule
+from ._run import Body, Program, RunRecord, run_schedule
 from ._world import ChoiceKey, RunConfig
 from .faults import Faults
 from .shrink import KeyedReplay, same_failure, shrink_schedule
@@ -134,38 +134,21 @@ class Session:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self._control.__exit__(kind, exc, tb)
 
-    def run(
-        self, body: Body, strategy: Strategy, seed: int, recover: Body | None
-    ) -> RunRecord | None:
-        return run_schedule(body, self.config, strategy, seed, self.workdir, recover)
+    def run(self, program: Program, strategy: Strategy, seed: int) -> RunRecord | None:
+        return run_schedule(program, self.config, strategy, seed, self.workdir)
 
     def replay(
-        self,
-        body: Body,
-        choices: Sequence[int],
-        sim_seed: int,
-        recover: Body | None,
-        *,
-        strict: bool = True,
+        self, program: Program, choices: Sequence[int], sim_seed: int, *, strict: bool = True
     ) -> RunRecord:
-        record = run_schedule(
-            body,
-            self.config,
-            Replay(choices, seed=sim_seed, strict=strict),
-            0,
-            self.workdir,
-            recover,
-        )
+        strategy = Replay(choices, seed=sim_seed, strict=strict)
+        record = run_schedule(program, self.config, strategy, 0, self.workdir)
         assert record is not None
         return record
 
-    def replay_keys(
-        self, body: Body, keys: Sequence[ChoiceKey], sim_seed: int, recover: Body | None
-    ) -> RunRecord:
+    def replay_keys(self, program: Program, keys: Sequence[ChoiceKey], sim_seed: int) -> RunRecord:
         """Run a schedule that takes each listed choice where first offered (shrinking)."""
-        record = run_schedule(
-            body, self.config, KeyedReplay(keys, seed=sim_seed), 0, self.workdir, recover
-        )
+        strategy = KeyedReplay(keys, seed=sim_seed)
+        record = run_schedule(program, self.config, strategy, 0, self.workdir)
         assert record is not None
         return record
 
@@ -182,10 +165,10 @@ class Session:
             )
         )
 
-    def confirm(self, body: Body, recover: Body | None, record: RunRecord) -> RunRecord:
+    def confirm(self, program: Program, record: RunRecord) -> RunRecord:
         """Replay ``record``'s schedule; raise NondeterminismError unless it is identical."""
         try:
-            again = self.replay(body, record.choices, record.sim_seed, recover)
+            again = self.replay(program, record.choices, record.sim_seed)
         except NondeterminismError as exc:
             raise _with_suspects(exc, record) from None
         if again.digest != record.digest or type(again.error) is not type(record.error):
@@ -222,6 +205,17 @@ def divergence(first: RunRecord, second: RunRecord) -> NondeterminismError:
     )
 
 
+def _program(
+    body: Body, recover: Body | None, setup: Body | None, teardown: Body | None
+) -> Program:
+    if not callable(body):
+        raise TypeError("body must be an async function taking a harness.Sim")
+    for name, value in (("recover", recover), ("setup", setup), ("teardown", teardown)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name}= must be an async function taking a harness.Sim")
+    return Program(body, recover, setup, teardown)
+
+
 def _config(
     mode: str, faults: Faults | None, max_steps: int, chaos: bool, patch_aiosqlite: bool
 ) -> RunConfig:
@@ -245,6 +239,8 @@ def explore(
     mode: str = "fifo",
     faults: Faults | None = None,
     recover: Body | None = None,
+    setup: Body | None = None,
+    teardown: Body | None = None,
     stop_on_first: bool = True,
     shrink: bool = True,
     patch_aiosqlite: bool = True,
@@ -258,10 +254,9 @@ def explore(
         raise ValueError(f"schedules must be a positive int, not {schedules!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, not {seed!r}")
-    if not callable(body):
-        raise TypeError("body must be an async function taking a harness.Sim")
     strat = by_name(strategy)
     config = _config(mode, faults, max_steps, chaos, patch_aiosqlite)
+    program = _program(body, recover, setup, teardown)
     failures: list[Failure] = []
     seen: set[tuple[int, ...]] = set()
     ran = 0
@@ -269,7 +264,7 @@ def explore(
     started = _wall_clock()
     with Session(config, label) as session:
         for index in range(schedules):
-            record = session.run(body, strat, _seed_for(seed, index), recover)
+            record = session.run(program, strat, _seed_for(seed, index))
             if record is None:
                 exhausted = True
                 break
@@ -279,7 +274,7 @@ def explore(
                 progress(ran, len(failures) + (record.error is not None))
             if record.error is None:
                 continue
-            failures.append(_report(session, body, recover, record, index, shrink))
+            failures.append(_report(session, program, record, index, shrink))
             if stop_on_first:
                 break
     exhausted = exhausted or bool(getattr(strat, "exhausted", False))
@@ -301,22 +296,22 @@ def explore(
 
 
 def _report(
-    session: Session, body: Body, recover: Body | None, record: RunRecord, index: int, shrink: bool
+    session: Session, program: Program, record: RunRecord, index: int, shrink: bool
 ) -> Failure:
-    session.confirm(body, recover, record)
+    session.confirm(program, record)
     original = session.token(record)
     best = record
     if shrink:
 
         def attempt(choices: Sequence[int]) -> RunRecord:
-            return session.replay(body, choices, record.sim_seed, recover, strict=False)
+            return session.replay(program, choices, record.sim_seed, strict=False)
 
         def attempt_keys(keys: Sequence[ChoiceKey]) -> RunRecord:
-            return session.replay_keys(body, keys, record.sim_seed, recover)
+            return session.replay_keys(program, keys, record.sim_seed)
 
         best = shrink_schedule(attempt, record, run_keys=attempt_keys)
         if best is not record:
-            best = session.confirm(body, recover, best)
+            best = session.confirm(program, best)
             if not same_failure(best.error, record.error):  # pragma: no cover - guarded above
                 best = record
     assert best.error is not None
@@ -351,19 +346,19 @@ def replay(
     token: str,
     *,
     recover: Body | None = None,
+    setup: Body | None = None,
+    teardown: Body | None = None,
     patch_aiosqlite: bool = True,
     max_steps: int = 100_000,
 ) -> Run:
     """Re-run the schedule a token describes (mode and faults come from the token)."""
     schedule = decode_token(token)
     config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
+    program = _program(body, recover, setup, teardown)
     with Session(config, schedule.label) as session:
-        try:
-            record = session.replay(body, schedule.choices, schedule.seed, recover)
-        except NondeterminismError:
-            raise
+        record = session.replay(program, schedule.choices, schedule.seed)
         if schedule.digest and record.digest[:8] != schedule.digest:
-            again = session.replay(body, schedule.choices, schedule.seed, recover)
+            again = session.replay(program, schedule.choices, schedule.seed)
             if again.digest != record.digest:
                 raise divergence(record, again)
             raise NondeterminismError(
@@ -388,6 +383,8 @@ def shrink_token(
     token: str,
     *,
     recover: Body | None = None,
+    setup: Body | None = None,
+    teardown: Body | None = None,
     patch_aiosqlite: bool = True,
     max_steps: int = 100_000,
 ) -> Failure:
@@ -399,11 +396,12 @@ def shrink_token(
     """
     schedule = decode_token(token)
     config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
+    program = _program(body, recover, setup, teardown)
     with Session(config, schedule.label) as session:
-        record = session.replay(body, schedule.choices, schedule.seed, recover)
+        record = session.replay(program, schedule.choices, schedule.seed)
         if record.error is None:
             raise ValueError("this token's schedule does not fail: nothing to shrink")
-        return _report(session, body, recover, record, 0, True)
+        return _report(session, program, record, 0, True)
 
 
 def check(body: Body, **options: Any) -> ExploreResult:

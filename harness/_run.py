@@ -10,6 +10,19 @@ the same database files, with a copy of ``sim.notes`` as it was at the crash.
 
 When the body returns, remaining tasks are cancelled and awaited, as
 ``asyncio.run`` does (faults are off during that shutdown).
+
+A :class:`Program` is the user's code for one schedule: the body, and the
+optional ``recover``, ``setup`` and ``teardown`` functions (each ``async def
+f(sim)``). ``setup`` runs at the start of every incarnation (it is "process
+start": re-create what a module-level engine or cache holds), ``teardown``
+once at the end of the schedule, after the last incarnation's body or
+``recover`` finished, whether it passed or failed (dispose of engines there),
+with faults off. Neither runs in an incarnation a crash abandoned.
+
+Exceptions that are not ``Exception`` subclasses and not ``asyncio``'s own
+(pytest's outcomes ``skip``/``xfail``/``fail``, a pytest-timeout timeout,
+``KeyboardInterrupt``, ``SystemExit``) are not schedule failures: they end the
+exploration and propagate to the caller unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +43,23 @@ from .strategies import Strategy
 from .trace import Event, digest_of, format_timeline
 
 Body = Callable[[Sim], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Program:
+    """The user's code for a schedule (see the module docstring)."""
+
+    body: Body
+    recover: Body | None = None
+    setup: Body | None = None
+    teardown: Body | None = None
+
+
+def passes_through(error: BaseException) -> bool:
+    """Whether ``error`` ends the exploration instead of failing one schedule."""
+    if isinstance(error, Exception | asyncio.CancelledError | BaseExceptionGroup):
+        return False
+    return not isinstance(error, Crash | Abandoned)
 
 
 @dataclass
@@ -69,12 +99,7 @@ class RunRecord:
 
 
 def run_schedule(
-    body: Body,
-    config: RunConfig,
-    strategy: Strategy,
-    seed: int,
-    workdir: str,
-    recover: Body | None = None,
+    program: Program, config: RunConfig, strategy: Strategy, seed: int, workdir: str
 ) -> RunRecord | None:
     """Run one schedule chosen by ``strategy``; None when the strategy is exhausted."""
     sim_seed = strategy.begin(seed)
@@ -85,7 +110,7 @@ def run_schedule(
     crashes = 0
     _patches.enter(world)
     try:
-        error, notes, crashes = _run_incarnations(world, body, recover)
+        error, notes, crashes = _run_incarnations(world, program)
     finally:
         _patches.leave()
         layer_of(world).cleanup()
@@ -109,17 +134,18 @@ def run_schedule(
 
 
 def _run_incarnations(
-    world: World, body: Body, recover: Body | None
+    world: World, program: Program
 ) -> tuple[BaseException | None, dict[str, Any], int]:
     notes: dict[str, Any] = {}
-    entry = body
+    entry = program.body
+    recover = program.recover
     crashes = 0
     while True:
         loop = ControlledLoop(world, start_time=world.now())
         world.new_process(loop)
         sim = Sim(world, notes, crashes)
         try:
-            return _run_body(world, loop, entry, sim), sim.notes, crashes
+            return _run_body(world, loop, program, entry, sim), sim.notes, crashes
         except Crash:
             crashes += 1
             try:
@@ -134,9 +160,15 @@ def _run_incarnations(
             entry = recover
 
 
-def _run_body(world: World, loop: ControlledLoop, entry: Body, sim: Sim) -> BaseException | None:
-    awaitable = entry(sim)
-    coro = awaitable if asyncio.iscoroutine(awaitable) else _as_coroutine(awaitable)
+def _run_body(
+    world: World, loop: ControlledLoop, program: Program, entry: Body, sim: Sim
+) -> BaseException | None:
+    if program.setup is None and program.teardown is None:
+        awaitable = entry(sim)
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _as_coroutine(awaitable)
+    else:
+        coro = _incarnation(world, program, entry, sim)
+        coro.__qualname__ = getattr(entry, "__qualname__", "body")  # type: ignore[attr-defined]
     main = loop.create_task(coro, name="main")
     error: BaseException | None = None
     try:
@@ -150,12 +182,29 @@ def _run_body(world: World, loop: ControlledLoop, entry: Body, sim: Sim) -> Base
         _abandon(world, loop)
         return exc
     except BaseException as exc:  # the body's own failure, CancelledError included
+        if passes_through(exc):
+            _abandon_quietly(world, loop)
+            raise
         error = exc
     return _shut_down(world, loop, error)
 
 
 async def _as_coroutine(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+async def _incarnation(world: World, program: Program, entry: Body, sim: Sim) -> Any:
+    """One incarnation's main task: setup, the body (or recover), teardown."""
+    generation = world.generation
+    if program.setup is not None:
+        await program.setup(sim)
+    try:
+        return await entry(sim)
+    finally:
+        # not in an incarnation a crash abandoned (its coroutines are being closed)
+        if program.teardown is not None and world.generation == generation:
+            world.disable_faults()
+            await program.teardown(sim)
 
 
 def _shut_down(

@@ -58,7 +58,7 @@ from hypothesis import strategies as st
 from ._errors import HarnessError, InterleavingError
 from ._excerpt import failure_report
 from ._explore import Run, Session
-from ._run import Body, RunRecord
+from ._run import Body, Program, RunRecord
 from .faults import Faults
 from .shrink import shrink_schedule
 from .strategies import ChoicePoint, Decision
@@ -144,9 +144,10 @@ def run_schedule(
         max_steps=max_steps,
         patch_aiosqlite=patch_aiosqlite,
     )
+    program = Program(body, recover)
     with Session(config) as session:
         try:
-            record = session.run(body, HypothesisStrategy(data), 0, recover)
+            record = session.run(program, HypothesisStrategy(data), 0)
         except _DrawStopped as stopped:
             raise stopped.stop from None
         assert record is not None
@@ -161,7 +162,7 @@ def run_schedule(
                 events=record.events,
                 notes=record.notes,
             )
-        best = _shrunk(session, body, recover, record) if _is_final() else record
+        best = _shrunk(session, program, record) if _is_final() else record
         token = session.token(best)
     assert best.error is not None
     headline = f"harness: a schedule drawn by Hypothesis failed (mode {mode}"
@@ -194,7 +195,7 @@ def _is_final() -> bool:
         return False
 
 
-def _shrunk(session: Session, body: Body, recover: Body | None, record: RunRecord) -> RunRecord:
+def _shrunk(session: Session, program: Program, record: RunRecord) -> RunRecord:
     """Harness's own shrink of the reported example: fewest deviations, then confirmed.
 
     Hypothesis minimises the choice *sequence* (shortlex: fewer choice points
@@ -205,9 +206,9 @@ def _shrunk(session: Session, body: Body, recover: Body | None, record: RunRecor
     """
 
     def attempt(choices: Sequence[int]) -> RunRecord:
-        return session.replay(body, choices, record.sim_seed, recover, strict=False)
+        return session.replay(program, choices, record.sim_seed, strict=False)
 
     best = shrink_schedule(attempt, record)
     if best is record:
         return record
-    return session.confirm(body, recover, best)
+    return session.confirm(program, best)

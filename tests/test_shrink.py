@@ -11,7 +11,7 @@ import pytest
 import harness
 from harness._excerpt import excerpt, kept_steps
 from harness._explore import Session
-from harness._run import RunRecord
+from harness._run import Program, RunRecord
 from harness._world import RunConfig
 from harness.shrink import _one_deviation, order_key, same_failure, shrink_schedule
 from harness.trace import Event, decode_token
@@ -65,12 +65,12 @@ def _shrink(body, token: str, **kwargs) -> Shrunk:
 
         def run(choices: Sequence[int]) -> RunRecord:
             ran.append(tuple(choices))
-            return session.replay(body, choices, schedule.seed, None, strict=False)
+            return session.replay(Program(body), choices, schedule.seed, strict=False)
 
-        failing = session.replay(body, schedule.choices, schedule.seed, None)
+        failing = session.replay(Program(body), schedule.choices, schedule.seed)
         best = shrink_schedule(run, failing, **kwargs)
         # the shrunk schedule replays strictly (what a token promises)
-        again = session.confirm(body, None, best)
+        again = session.confirm(Program(body), best)
         return Shrunk(failing, best, session.token(again), ran)
 
 

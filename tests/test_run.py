@@ -1,0 +1,119 @@
+"""One schedule as a program: setup and teardown per schedule, and what passes through."""
+
+from __future__ import annotations
+
+import pytest
+
+import harness
+
+
+def _recorder(log: list[str], name: str):
+    async def step(sim: harness.Sim) -> None:
+        log.append(f"{name}@{sim.crashes}")
+
+    return step
+
+
+def test_setup_and_teardown_run_once_in_every_schedule() -> None:
+    log: list[str] = []
+
+    async def body(sim: harness.Sim) -> None:
+        log.append("body")
+
+    result = harness.explore(
+        body,
+        schedules=3,
+        strategy="random",
+        setup=_recorder(log, "setup"),
+        teardown=_recorder(log, "teardown"),
+    )
+    assert result.schedules_run == 3
+    assert log == ["setup@0", "body", "teardown@0"] * 3
+
+
+def test_teardown_runs_when_the_body_fails_and_the_failure_is_the_bodys() -> None:
+    log: list[str] = []
+
+    async def body(sim: harness.Sim) -> None:
+        raise ValueError("boom")
+
+    result = harness.explore(body, schedules=2, teardown=_recorder(log, "teardown"))
+    assert result.failed
+    assert isinstance(result.failures[0].error, ValueError)
+    assert "teardown@0" in log
+
+
+def test_a_teardown_closes_what_a_module_level_cache_kept() -> None:
+    cache: dict[str, object] = {}
+
+    async def get_db(sim: harness.Sim):
+        if "db" not in cache:
+            cache["db"] = await sim.connect("app.db", isolation_level=None)
+        return cache["db"]
+
+    async def body(sim: harness.Sim) -> None:
+        db = await get_db(sim)
+        await db.execute("CREATE TABLE IF NOT EXISTS t(x)")  # type: ignore[attr-defined]
+
+    async def dispose(sim: harness.Sim) -> None:
+        db = cache.pop("db", None)
+        if db is not None:
+            await db.close()  # type: ignore[attr-defined]
+
+    result = harness.explore(body, schedules=4, strategy="random", teardown=dispose)
+    assert not result.failed, result.failures and result.failures[0].timeline
+    assert result.schedules_run == 4
+
+
+def test_setup_runs_again_in_the_incarnation_after_a_crash() -> None:
+    log: list[str] = []
+
+    async def body(sim: harness.Sim) -> None:
+        db = await sim.connect("app.db", isolation_level=None)
+        await db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+        await db.execute("INSERT INTO t VALUES (1)")
+        await db.close()
+
+    async def recover(sim: harness.Sim) -> None:
+        log.append("recover")
+
+    harness.explore(
+        body,
+        schedules=30,
+        strategy="random",
+        faults=harness.Faults(crash=1),
+        recover=recover,
+        setup=_recorder(log, "setup"),
+        stop_on_first=False,
+    )
+    assert "recover" in log, "some schedule crashed"
+    for i, entry in enumerate(log):
+        if entry == "recover":
+            assert log[i - 1] == "setup@1"  # process start, before recover(sim)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [pytest.skip.Exception, pytest.xfail.Exception, pytest.fail.Exception, KeyboardInterrupt],
+    ids=["skip", "xfail", "fail", "KeyboardInterrupt"],
+)
+def test_pytest_outcomes_and_interrupts_end_the_exploration_unchanged(
+    outcome: type[BaseException],
+) -> None:
+    ran = []
+
+    async def body(sim: harness.Sim) -> None:
+        ran.append(1)
+        raise outcome("from the body")
+
+    with pytest.raises(outcome, match="from the body"):
+        harness.explore(body, schedules=10)
+    assert ran == [1]
+
+
+def test_setup_must_be_callable() -> None:
+    async def body(sim: harness.Sim) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="setup= must be an async function"):
+        harness.explore(body, setup="nope")  # type: ignore[arg-type]
