@@ -76,16 +76,25 @@ class ExploreResult:
     exhausted: bool
     stop_reason: StopReason
     distinct_schedules: int
-    elapsed: float
+    elapsed: float  # wall seconds in all, confirmation and shrinking included
     strategy: str
+    schedules_budget: int = 0
+    shrink_seconds: float = 0.0  # wall seconds spent confirming and shrinking failures
 
     @property
     def failed(self) -> bool:
         return bool(self.failures)
 
     @property
+    def explore_seconds(self) -> float:
+        """Wall seconds spent running exploration schedules (no confirmation, no shrinking)."""
+        return max(0.0, self.elapsed - self.shrink_seconds)
+
+    @property
     def schedules_per_second(self) -> float:
-        return self.schedules_run / self.elapsed if self.elapsed > 0 else 0.0
+        """Exploration throughput: schedules run per second, shrinking excluded."""
+        spent = self.explore_seconds
+        return self.schedules_run / spent if spent > 0 else 0.0
 
 
 @dataclass
@@ -262,6 +271,7 @@ def explore(
     ran = 0
     exhausted = False
     started = _wall_clock()
+    shrink_seconds = 0.0
     with Session(config, label) as session:
         for index in range(schedules):
             record = session.run(program, strat, _seed_for(seed, index))
@@ -274,7 +284,9 @@ def explore(
                 progress(ran, len(failures) + (record.error is not None))
             if record.error is None:
                 continue
+            reported = _wall_clock()
             failures.append(_report(session, program, record, index, shrink))
+            shrink_seconds += _wall_clock() - reported
             if stop_on_first:
                 break
     exhausted = exhausted or bool(getattr(strat, "exhausted", False))
@@ -292,6 +304,8 @@ def explore(
         distinct_schedules=len(seen),
         elapsed=_wall_clock() - started,
         strategy=getattr(strat, "name", type(strat).__name__),
+        schedules_budget=schedules,
+        shrink_seconds=shrink_seconds,
     )
 
 
@@ -411,7 +425,8 @@ def check(body: Body, **options: Any) -> ExploreResult:
         f = result.failures[0]
         name = getattr(body, "__qualname__", "body")
         message = (
-            f"schedule {f.schedule + 1} of {result.schedules_run} failed: "
+            f"schedule {f.schedule + 1} failed (budget {result.schedules_budget} schedules, "
+            f"{result.stop_reason.value}): "
             f"{type(f.error).__name__}: {f.error}\n\n{f.timeline}\n\n"
             f"replay: harness.replay({name}, {f.token!r})"
         )

@@ -215,7 +215,8 @@ def cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     failure = result.failures[0]
     print(
-        f"FAILED after {failure.schedule + 1} schedule(s) ({rate:,.0f} schedules/s): "
+        f"FAILED after {failure.schedule + 1} schedule(s) ({rate:,.0f} schedules/s; "
+        f"confirming and shrinking took {result.shrink_seconds:.2f} s): "
         f"{type(failure.error).__name__}: {failure.error}",
         file=out,
     )
