@@ -371,16 +371,12 @@ def replay(
     program = _program(body, recover, setup, teardown)
     with Session(config, schedule.label) as session:
         record = session.replay(program, schedule.choices, schedule.seed)
-        if schedule.digest and record.digest[:8] != schedule.digest:
+        # h1 digests hash the timeline's wording, which changes between releases: they are
+        # not compared; a replay that fails is checked against a second run of itself
+        if record.error is not None:
             again = session.replay(program, schedule.choices, schedule.seed)
             if again.digest != record.digest:
                 raise divergence(record, again)
-            raise NondeterminismError(
-                f"this token replays to a different trace than where it was recorded "
-                f"(digest {record.digest[:8]}, recorded {schedule.digest}): the body, its "
-                f"data or the SQLite version differs from the recording run; likely leak: "
-                f"{', '.join(record.suspects or _GENERIC_LEAKS)}"
-            )
     return Run(
         error=record.error,
         timeline=format_timeline(record.events),

@@ -4,8 +4,14 @@ Installed once per exploration (:func:`controlled`), active only for code
 running on the simulation's thread while a schedule runs (:func:`enter`);
 every other thread and every moment between schedules sees the originals.
 
-* ``aiosqlite.connect`` routes to the current schedule's fake
-  (``patch_aiosqlite=True``), so unmodified application code is under control.
+* aiosqlite's worker threads become simulated workers (``patch_aiosqlite=True``):
+  when ``aiosqlite.Connection`` starts its thread, the schedule's sqlite layer
+  takes over its job queue (``harness.sqlite._worker``), so every aiosqlite
+  connection — ``aiosqlite.connect``, a directly constructed
+  ``aiosqlite.Connection``, a library's — is under control.
+* ``sqlite3.connect`` (also ``sqlite3.dbapi2.connect``) opens the schedule's
+  private database, so aiosqlite's connector, migrations, Alembic and sync
+  engines in the body see the same database (``harness.sqlite._layer``).
 * Virtual time: ``time.time``, ``time.monotonic``, ``time.perf_counter`` (and
   ``_ns`` variants) follow the virtual clock, so code that compares
   timestamps agrees with ``asyncio.sleep``. ``datetime.now()`` cannot be
@@ -21,17 +27,20 @@ every other thread and every moment between schedules sees the originals.
 
 from __future__ import annotations
 
+import _sqlite3
 import contextlib
 import os
 import random
 import socket
+import sqlite3
+import sqlite3.dbapi2
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-import aiosqlite.core
+from ._thirdparty import aiosqlite as aiosqlite_compat
+from ._thirdparty import anyio as anyio_compat
 
 if TYPE_CHECKING:
     from ._world import World
@@ -49,7 +58,7 @@ _orig_sleep = time.sleep
 _orig_thread_start = threading.Thread.start
 _orig_socket_connect = socket.socket.connect
 _orig_urandom = os.urandom
-_orig_aiosqlite_connect = aiosqlite.connect
+_orig_sqlite_connect: Callable[..., sqlite3.Connection] = _sqlite3.connect
 
 
 _INHERITED = object()  # the patched attribute was inherited: restore by deleting ours
@@ -61,6 +70,7 @@ class _State:
     depth: int = 0
     saved: list[tuple[object, str, object]] = []
     random_state: object = None
+    patch_aiosqlite: bool = True
 
 
 _state = _State()
@@ -105,14 +115,17 @@ def _thread_start(self: threading.Thread) -> None:
     world = current_world()
     if world is None:
         return _orig_thread_start(self)
+    conn = aiosqlite_compat.connection_of_thread(self)
+    if conn is not None and _state.patch_aiosqlite:
+        from .sqlite._layer import layer_of
+
+        return layer_of(world).start_worker(conn)
     target = getattr(self, "_target", None)
     name = getattr(target, "__qualname__", None) or type(self).__name__
     hint = ""
-    if name == "_connection_worker_thread":
-        hint = (
-            " (a real aiosqlite connection: use sim.connect, or keep patch_aiosqlite=True "
-            "and call aiosqlite.connect through the module)"
-        )
+    if conn is not None:
+        name = "an aiosqlite worker thread"
+        hint = " (patch_aiosqlite=False: aiosqlite connections are not simulated)"
     raise world.escape(f"a real thread was started ({name}){hint}")
 
 
@@ -130,48 +143,18 @@ def _urandom(size: int) -> bytes:
     return _orig_urandom(size)
 
 
-def _routed_connect(
-    database: Any, *, iter_chunk_size: int = 64, loop: Any = None, **kwargs: Any
-) -> aiosqlite.Connection:
+def _sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
     world = current_world()
     if world is None:
-        return _orig_aiosqlite_connect(
-            database, iter_chunk_size=iter_chunk_size, loop=loop, **kwargs
-        )
-    from .sqlite._connection import layer_of
+        return _orig_sqlite_connect(database, *args, **kwargs)
+    from .sqlite._layer import layer_of
 
-    return layer_of(world).connect(database, iter_chunk_size=iter_chunk_size, **kwargs)
+    connection: sqlite3.Connection = layer_of(world).open_real(database, args, kwargs)
+    return connection
 
 
-def _anyio_patch() -> tuple[object, str, object] | None:
-    try:
-        from anyio._backends._asyncio import AsyncIOBackend
-    except ImportError:  # pragma: no cover - anyio is a dependency
-        return None
-    original = AsyncIOBackend.__dict__.get("run_sync_in_worker_thread")
-    if original is None:  # pragma: no cover - anyio changed
-        return None
-
-    async def run_sync_in_worker_thread(
-        cls: Any,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        abandon_on_cancel: bool = False,
-        limiter: Any = None,
-    ) -> Any:
-        if current_world() is None:
-            return await original.__func__(cls, func, args, abandon_on_cancel, limiter)
-        import asyncio
-
-        from anyio import CancelScope
-
-        await cls.checkpoint()
-        async with limiter or cls.current_default_thread_limiter():
-            with CancelScope(shield=not abandon_on_cancel):
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(None, func, *args)
-
-    return AsyncIOBackend, "run_sync_in_worker_thread", classmethod(run_sync_in_worker_thread)
+def _in_simulation() -> bool:
+    return current_world() is not None
 
 
 def _install(patch_aiosqlite: bool) -> None:
@@ -186,13 +169,11 @@ def _install(patch_aiosqlite: bool) -> None:
         (threading.Thread, "start", _thread_start),
         (socket.socket, "connect", _socket_connect),
         (os, "urandom", _urandom),
+        (sqlite3, "connect", _sqlite_connect),
+        (sqlite3.dbapi2, "connect", _sqlite_connect),
     ]
-    if patch_aiosqlite:
-        patches += [
-            (aiosqlite, "connect", _routed_connect),
-            (aiosqlite.core, "connect", _routed_connect),
-        ]
-    anyio_patch = _anyio_patch()
+    _state.patch_aiosqlite = patch_aiosqlite
+    anyio_patch = anyio_compat.worker_thread_patch(_in_simulation)
     if anyio_patch is not None:
         patches.append(anyio_patch)
     saved = []

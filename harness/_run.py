@@ -38,7 +38,7 @@ from ._errors import EscapeError, HarnessError, ScheduleError
 from ._loop import ControlledLoop
 from ._sim import Sim
 from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
-from .sqlite._connection import layer_of
+from .sqlite._layer import layer_of
 from .strategies import Strategy
 from .trace import Event, digest_of, format_timeline
 
@@ -117,6 +117,8 @@ def run_schedule(
         world.loop = None
     if world.escapes:
         raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")
+    if world.harness_errors:
+        raise world.harness_errors[0]
     strategy.end(world.decisions)
     return RunRecord(
         error=error,
@@ -233,15 +235,21 @@ def _shut_down(
 def _abandon(world: World, loop: ControlledLoop) -> None:
     """Stop an incarnation where it stands: no task resumes, nothing reaches the database."""
     world.generation += 1  # the old incarnation may no longer touch the simulation
+    world.abandoning = True
+    # first the connections (as the OS does for a dead process; the layer keeps their
+    # aiosqlite objects, so closing the tasks below does not make aiosqlite warn)
+    layer_of(world).close_all()
     for task in loop.created_tasks():
         task._log_destroy_pending = False  # type: ignore[attr-defined]
-    for task in loop.created_tasks():
-        if not task.done():
-            try:
-                task.get_coro().close()
-            except (Exception, Abandoned):
-                pass
-    layer_of(world).close_all()
+    try:
+        for task in loop.created_tasks():
+            if not task.done():
+                try:
+                    task.get_coro().close()
+                except (Exception, Abandoned):
+                    pass
+    finally:
+        world.abandoning = False
     loop._ready.clear()
     loop._scheduled.clear()
     if not loop.is_running():

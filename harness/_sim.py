@@ -4,48 +4,33 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
+import sys
 import types
+from dataclasses import dataclass
 from typing import Any
-
-import aiosqlite
 
 from ._world import World
 from .bus import Bus
 from .faults import Faults
-from .sqlite._connection import FakeConnection, SqliteLayer, layer_of
+from .sqlite._worker import worker_of
 
 
-def _module(layer: SqliteLayer) -> types.ModuleType:
-    mod = types.ModuleType(
-        "harness.aiosqlite",
-        "aiosqlite, simulated: statements run on real SQLite at steps a strategy chooses",
-    )
-    names = (
-        "DatabaseError",
-        "DataError",
-        "Error",
-        "IntegrityError",
-        "InterfaceError",
-        "InternalError",
-        "NotSupportedError",
-        "OperationalError",
-        "ProgrammingError",
-        "Row",
-        "Warning",
-        "paramstyle",
-        "register_adapter",
-        "register_converter",
-        "sqlite_version",
-        "sqlite_version_info",
-    )
-    for name in names:
-        setattr(mod, name, getattr(sqlite3, name))
-    mod.connect = layer.connect  # type: ignore[attr-defined]
-    mod.Connection = FakeConnection  # type: ignore[attr-defined]
-    mod.Cursor = aiosqlite.Cursor  # type: ignore[attr-defined]
-    mod.__version__ = aiosqlite.__version__  # type: ignore[attr-defined]
-    return mod
+@dataclass(frozen=True)
+class ConnectionState:
+    """What harness knows of one simulated aiosqlite connection (``sim.connection_state``)."""
+
+    name: str  # as timelines name it: ``app.db#2``
+    in_transaction: bool
+    transaction_task: str | None  # the task whose statement opened the transaction
+
+
+def _aiosqlite() -> types.ModuleType:
+    module = sys.modules.get("aiosqlite")
+    if module is None:
+        import aiosqlite
+
+        module = aiosqlite
+    return module
 
 
 class Sim:
@@ -59,23 +44,36 @@ class Sim:
 
     def __init__(self, world: World, notes: dict[str, Any], crashes: int = 0) -> None:
         self._world = world
-        self._layer = layer_of(world)
-        self._module: types.ModuleType | None = None
         self.bus = Bus(world)
         self.notes = notes
         self.random: random.Random = world.random
         self.crashes = crashes  # how many times the process crashed before this incarnation
 
-    def connect(self, database: str | bytes | os.PathLike[str], **kwargs: Any) -> FakeConnection:
-        """Like ``aiosqlite.connect``: ``await`` it or use it with ``async with``."""
-        return self._layer.connect(database, **kwargs)
+    def connect(self, database: str | bytes | os.PathLike[str], **kwargs: Any) -> Any:
+        """``aiosqlite.connect`` (it is aiosqlite's own): ``await`` it or use ``async with``.
+
+        Every aiosqlite connection opened inside a simulation is simulated, so
+        ``sim.connect(x)`` and application code calling ``aiosqlite.connect(x)``
+        are the same thing.
+        """
+        return _aiosqlite().connect(database, **kwargs)
 
     @property
     def aiosqlite(self) -> types.ModuleType:
-        """A module-like drop-in for ``aiosqlite`` bound to this simulation."""
-        if self._module is None:
-            self._module = _module(self._layer)
-        return self._module
+        """The ``aiosqlite`` module: inside a simulation every connection of it is simulated."""
+        return _aiosqlite()
+
+    def connection_state(self, conn: Any) -> ConnectionState:
+        """Name and transaction state of an aiosqlite connection opened in this schedule."""
+        worker = worker_of(conn)
+        if worker is None or worker.world is not self._world:
+            raise TypeError(f"{conn!r} is not an aiosqlite connection opened in this schedule")
+        rc = worker.real
+        return ConnectionState(
+            name=worker.name,
+            in_transaction=rc is not None and rc.in_transaction(),
+            transaction_task=rc.transaction_task if rc is not None else None,
+        )
 
     def now(self) -> float:
         """Virtual time in seconds since the schedule started."""

@@ -113,6 +113,9 @@ class World:
         self.steps = 0
         self.generation = 0
         self.escapes: list[str] = []
+        self.harness_errors: list[HarnessError] = []  # misuse seen even if the body swallowed it
+        self.abandoning = False  # a crash is closing the old incarnation's tasks
+        self.before_idle: list[Callable[[], bool]] = []  # True: it enabled work, don't jump time
         self.suspects: list[str] = []
         self.loop_errors: list[str] = []
         self.extensions: dict[str, Any] = {}  # per-schedule state of the sqlite layer and bus
@@ -324,6 +327,9 @@ class World:
     def _idle_without_work(self) -> None:
         loop = self.loop
         assert loop is not None
+        for hook in self.before_idle:
+            if hook():
+                return
         if loop.next_timer() is not None:
             loop.advance()
             return

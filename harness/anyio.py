@@ -50,8 +50,8 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
     from . import _patches
     from ._loop import ControlledLoop
     from ._world import RunConfig, World
-    from .sqlite._connection import layer_of
     from .sqlite._database import default_workroot
+    from .sqlite._layer import layer_of
     from .strategies import Replay
 
     class SimulatedLoop(ControlledLoop):

@@ -22,7 +22,7 @@ from ._world import Delivery, World
 from .trace import short
 
 if TYPE_CHECKING:
-    from .sqlite._connection import FakeConnection
+    pass
 
 
 class Subscription:
@@ -79,19 +79,19 @@ class PendingNotify:
 
     __slots__ = ("bus", "channel", "conn", "payload")
 
-    def __init__(self, bus: Bus, channel: str, payload: Any, conn: FakeConnection) -> None:
+    def __init__(self, bus: Bus, channel: str, payload: Any, conn: str) -> None:
         self.bus = bus
         self.channel = channel
         self.payload = payload
-        self.conn = conn
+        self.conn = conn  # the connection's timeline name
 
     def resolve(self, committed: bool) -> None:
         text = f"{self.channel}: {short(repr(self.payload), 48)}"
         if committed:
-            self.bus._world.event(self.conn.name, "notify", f"{text} (sent at commit)")
+            self.bus._world.event(self.conn, "notify", f"{text} (sent at commit)")
             self.bus._publish(self.channel, self.payload)
         else:
-            self.bus._world.event(self.conn.name, "drop", f"{text} (transaction rolled back)")
+            self.bus._world.event(self.conn, "drop", f"{text} (transaction rolled back)")
 
 
 def _arrival(
@@ -127,14 +127,17 @@ class Bus:
         sender = world.current_actor()
         text = f"{channel}: {short(repr(payload), 48)}"
         if conn is not None:
-            from .sqlite._connection import FakeConnection
+            from .sqlite._worker import worker_of
 
-            if not isinstance(conn, FakeConnection):
-                raise TypeError("notify(conn=...) takes a connection from sim.connect()")
-            real = conn._real
-            if real is not None and real.in_transaction:
-                conn._pending_notifies.append(PendingNotify(self, channel, payload, conn))
-                world.event(sender, "notify", f"{text} (held until {conn.name} commits)")
+            worker = worker_of(conn)
+            if worker is None or worker.world is not world:
+                raise TypeError(
+                    "notify(conn=...) takes an aiosqlite connection opened in this schedule"
+                )
+            rc = worker.real
+            if rc is not None and rc.in_transaction():
+                rc.pending_notifies.append(PendingNotify(self, channel, payload, worker.name))
+                world.event(sender, "notify", f"{text} (held until {worker.name} commits)")
                 return
         world.event(sender, "notify", text)
         self._publish(channel, payload)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -138,17 +139,19 @@ class SimEnv(Env):
         if task is None:
             return []
         me = task.get_name()
-        return [
-            str(getattr(c, "name", "?"))
-            for c in self._tracked
-            if getattr(c, "transaction_task", None) == me
-        ]
+        states = [self.sim.connection_state(c) for c in self._tracked if _opened(c)]
+        return [s.name for s in states if s.transaction_task == me]
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
     async def _read(self, path: str) -> bytes:
         return path.encode()
+
+
+def _opened(conn: Any) -> bool:
+    """Whether a tracked connection was awaited (it has a simulated worker)."""
+    return not isinstance(getattr(conn, "_tx", None), queue.SimpleQueue | queue.Queue)
 
 
 class _LocalSubscription:

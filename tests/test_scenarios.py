@@ -56,7 +56,6 @@ def test_the_pinned_minimal_failing_schedule_still_fails(name: str, variant: str
     assert harness.trace.decode_token(token).label == f"{name}/{variant}"
     run = scenarios.get(name).replay(variant, token)
     assert isinstance(run.error, AssertionError), run.timeline
-    assert run.trace_digest.startswith(harness.trace.decode_token(token).digest)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,11 +1,8 @@
-"""The fake aiosqlite: aiosqlite's own API over real SQLite, with a simulated worker.
+"""The fake aiosqlite: aiosqlite's own code, with its worker thread simulated.
 
-Users reach it through ``sim.connect`` / ``sim.aiosqlite`` (or ``import aiosqlite``
-inside a simulation); nothing here is public beyond the connection type.
+``_worker`` simulates an ``aiosqlite.Connection``'s worker thread, ``_layer``
+routes ``sqlite3.connect`` to the schedule's private databases
+(``_database``), ``_real`` keeps harness's state about each real connection
+and ``_capi`` reaches SQLite's C API for its locking facts. Nothing here is
+public: users reach it through ``aiosqlite`` itself (or ``sim.connect``).
 """
-
-from __future__ import annotations
-
-from ._connection import FakeConnection as FakeConnection
-
-__all__ = ("FakeConnection",)

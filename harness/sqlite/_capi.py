@@ -18,12 +18,14 @@ refuses to run rather than guess.
 
 from __future__ import annotations
 
+import _sqlite3
 import ctypes
 import os
 import sqlite3
 import sys
 import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 TXN_NONE, TXN_READ, TXN_WRITE = 0, 1, 2
 
@@ -106,6 +108,71 @@ class _Lib:
 _HANDLE_OFFSET = object.__basicsize__  # sizeof(PyObject_HEAD): sqlite3 *db follows it
 _lib: _Lib | None = None
 _problem: str | None = None
+_thread_offset: int | None = None  # where pysqlite_Connection keeps its creating thread's id
+_thread_probed = False
+
+
+def _probe_thread_offset() -> int | None:
+    """Find the ``thread_ident`` field of ``pysqlite_Connection`` (None if not found).
+
+    A connection is created on a short-lived low-level thread (``_thread``, not
+    ``threading``: this may run inside a simulation); the one word of the object
+    that holds that thread's id is the field sqlite3 compares in its
+    ``check_same_thread`` test. The candidate is then verified: setting it to
+    this thread's id must make the connection usable here.
+    """
+    import _thread
+
+    box: dict[str, Any] = {}
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def make() -> None:
+        try:
+            box["conn"] = _sqlite3.connect(":memory:")
+            box["ident"] = _thread.get_ident()
+        finally:
+            done.release()
+
+    _thread.start_new_thread(make, ())
+    done.acquire()
+    conn, ident = box.get("conn"), box.get("ident")
+    if conn is None:
+        return None
+    try:
+        words = type(conn).__basicsize__ // ctypes.sizeof(ctypes.c_ulong)
+        size = ctypes.sizeof(ctypes.c_ulong)
+        for i in range(1, words):
+            slot = ctypes.c_ulong.from_address(id(conn) + i * size)
+            if slot.value != ident:
+                continue
+            slot.value = _thread.get_ident()
+            try:
+                conn.execute("SELECT 1")
+            except sqlite3.ProgrammingError:
+                slot.value = ident
+                continue
+            return i * size
+        return None
+    finally:
+        try:
+            conn.close()
+        except sqlite3.ProgrammingError:  # pragma: no cover - no slot was found
+            pass
+
+
+def thread_slot(conn: sqlite3.Connection) -> ctypes.c_ulong | None:
+    """A view of the thread id ``conn`` believes it was created in (None if unknown)."""
+    global _thread_offset, _thread_probed
+    if not _thread_probed:
+        _thread_probed = True
+        try:
+            _thread_offset = _probe_thread_offset()
+        except (OSError, ValueError, RuntimeError):  # pragma: no cover - exotic builds
+            _thread_offset = None
+    if _thread_offset is None:
+        return None
+    return ctypes.c_ulong.from_address(id(conn) + _thread_offset)
 
 
 def handle_of(conn: sqlite3.Connection) -> int:
@@ -130,7 +197,7 @@ def probe() -> _Lib:
         fd, path = tempfile.mkstemp(suffix=".db")
         os.close(fd)
         try:
-            conn = sqlite3.connect(path)
+            conn = _sqlite3.connect(path)
             try:
                 name = lib.db_filename(handle_of(conn), b"main")
                 if name is None or os.path.realpath(name.decode()) != os.path.realpath(path):

@@ -1,30 +1,48 @@
-"""The private SQLite databases of one schedule.
+"""The private SQLite databases of one schedule: databases as SQLite sees them.
 
-Every fake connection opened with the same name shares one real database
-file, private to the schedule: ``<workdir>/<schedule prefix><name>``. If the
-name's directory does not exist on the host, the real open targets a missing
-directory too, so SQLite reports ``unable to open database file`` itself. The
-work directory is on tmpfs (``/dev/shm``) where available — a real file
+Every connection a schedule opens to one *database* — ``aiosqlite.connect``,
+``sim.connect`` or a plain ``sqlite3.connect`` in the body — shares one real
+database file private to the schedule, so the user's own file is never
+written. Which names are one database follows SQLite:
+
+* a file path is one database per real file: the path is made absolute
+  against the working directory when it is opened, and symbolic links are
+  resolved (``'app.db'``, ``'./app.db'`` and its absolute path are one
+  database; ``'x y.db'`` and ``'x_y.db'`` are two);
+* a ``file:`` URI (``uri=True``) names its path the same way and keeps its
+  query (``mode=ro``, ``immutable=1``, …) for SQLite to act on;
+* ``:memory:``, ``""`` and ``file::memory:`` without ``cache=shared`` are
+  private to their connection, as in SQLite; a shared-cache memory database
+  (``file:name?mode=memory&cache=shared``) is shared by name within the
+  schedule and renamed so that schedules never share it.
+
+A database file that exists when a schedule first opens it is that
+schedule's starting state: the file (and its ``-wal`` / ``-journal``, if
+any) is copied in. A missing directory stays missing, and ``mode=ro`` /
+``mode=rw`` of a missing file stays missing, so SQLite itself reports
+``unable to open database file``.
+
+The work directory is on tmpfs (``/dev/shm``) where available — a real file
 system with real POSIX locks, so SQLite's locking is its own, at RAM speed.
 Files survive a simulated crash (recovery reopens them) and are deleted when
 the schedule ends.
-
-``:memory:`` and ``""`` stay private to their connection, as in SQLite; a
-shared-cache in-memory URI is renamed per schedule so schedules never share it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, unquote
 
 if TYPE_CHECKING:
-    from ._connection import SqlOp
+    from ._worker import JobOp
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SIDECARS = ("-wal", "-journal")
+_SNAPSHOT_LIMIT = 64 << 20  # bytes of host files kept in memory for per-schedule copies
 
 
 def default_workroot() -> str:
@@ -39,60 +57,141 @@ def default_workroot() -> str:
 
 
 class Database:
-    """One real database file (or shared in-memory database) of a schedule."""
+    """One real database of a schedule (a private file, or a shared memory database)."""
 
-    __slots__ = ("name", "path", "sidecars", "waiters", "wal")
+    __slots__ = ("key", "name", "path", "sidecars", "waiters", "wal")
 
-    def __init__(self, name: str, path: str | None) -> None:
-        self.name = name
-        self.path = path
+    def __init__(self, key: str, name: str, path: str | None) -> None:
+        self.key = key  # what identifies it: the host's real path, or memory:<name>
+        self.name = name  # as timelines show it
+        self.path = path  # the private file (None for a shared memory database)
         self.wal = False  # journal_mode=WAL is persistent in the file
         self.sidecars = False  # a -journal, -wal or -shm file may exist next to it
-        self.waiters: list[SqlOp] = []
+        self.waiters: list[JobOp] = []
+
+
+class Target:
+    """How one ``sqlite3.connect`` call reaches its database."""
+
+    __slots__ = ("database", "db", "uri")
+
+    def __init__(self, db: Database | None, database: str, uri: bool) -> None:
+        self.db = db  # None: private to the connection (:memory:, "")
+        self.database = database  # what to pass to the real sqlite3.connect
+        self.uri = uri
+
+
+def host_key(path: str) -> str:
+    """The real file a path names, as SQLite opens it now (absolute, links resolved)."""
+    return os.path.realpath(os.path.abspath(path))
+
+
+class _Snapshots:
+    """Contents of host database files, read once and copied into every schedule."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[tuple[int, int], bytes]] = {}
+        self._size = 0
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        kept = self._files.get(path)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        with open(path, "rb") as f:
+            data = f.read()
+        if kept is not None:
+            self._size -= len(kept[1])
+        if self._size + len(data) <= _SNAPSHOT_LIMIT:
+            self._files[path] = (stamp, data)
+            self._size += len(data)
+        return data
+
+
+_snapshots = _Snapshots()
 
 
 class Databases:
-    """Name -> :class:`Database` for one schedule."""
+    """The databases of one schedule, by key (see the module docstring)."""
 
     def __init__(self, workdir: str, prefix: str) -> None:
         self.workdir = workdir
         self.prefix = prefix
-        self.by_name: dict[str, Database] = {}
+        self.by_key: dict[str, Database] = {}
 
-    def resolve(self, database: str, uri: bool) -> tuple[Database | None, str]:
-        """Map a user's database argument to (shared Database or None, real target)."""
+    def resolve(self, database: str, uri: bool) -> Target:
+        """Where a user's ``sqlite3.connect(database, uri=uri)`` goes in this schedule."""
+        if uri and database.startswith("file:"):
+            return self._resolve_uri(database[5:])
         if database in (":memory:", ""):
-            return None, database
-        query = ""
-        key = database
-        if uri and database.startswith("file:"):
-            path, _, query = database[5:].partition("?")
-            options = parse_qs(query)
-            if options.get("mode") == ["memory"] or path == ":memory:":
-                db = self._get(f"memory:{path}", None)
-                safe = _UNSAFE.sub("_", f"{os.path.basename(self.workdir)}-{self.prefix}{path}")
-                return db, f"file:{safe}?{query}"
-            key = path
-        name = os.path.basename(key.rstrip("/")) or key
-        safe = _UNSAFE.sub("_", key).strip("_")[-100:] or "db"
-        real = os.path.join(self.workdir, self.prefix + safe)
-        parent = os.path.dirname(key)
-        if parent and not os.path.isdir(parent):
-            # the user's directory does not exist: let SQLite itself fail to open it
-            real = os.path.join(self.workdir, "no-such-directory", self.prefix + safe)
-        db = self._get(name if key == name else key, real)
-        if uri and database.startswith("file:"):
-            return db, f"file:{real}" + (f"?{query}" if query else "")
-        return db, real
+            return Target(None, database, uri)
+        db = self._file(database)
+        return Target(db, db.path or database, False)
 
-    def _get(self, name: str, path: str | None) -> Database:
-        db = self.by_name.get(name)
-        if db is None:
-            db = self.by_name[name] = Database(name, path)
+    def _resolve_uri(self, rest: str) -> Target:
+        path, _, query = rest.partition("?")
+        path, _, _ = path.partition("#")
+        if path.startswith("//"):  # file://host/path: SQLite accepts "" and "localhost"
+            authority, _, path = path[2:].partition("/")
+            path = "/" + path
+            if authority not in ("", "localhost"):
+                return Target(None, "file:" + rest, True)  # SQLite rejects it itself
+        path = unquote(path)
+        options = dict(parse_qsl(query, keep_blank_values=True))
+        mode = options.get("mode", "")
+        if mode == "memory" or path == ":memory:":
+            if options.get("cache") != "shared":
+                return Target(None, "file:" + rest, True)  # private, as in SQLite
+            key = f"memory:{path}"
+            db = self.by_key.get(key)
+            if db is None:
+                db = self.by_key[key] = Database(key, path or ":memory:", None)
+            unique = _UNSAFE.sub("_", f"harness-{os.path.basename(self.workdir)}-{self.prefix}")
+            name = f"{unique}{_UNSAFE.sub('_', path) or 'memory'}"
+            return Target(db, f"file:{name}?{query}", True)
+        if path == "":
+            return Target(None, "file:" + rest, True)  # a temporary database
+        db = self._file(path, create=mode not in ("ro", "rw"))
+        suffix = f"?{query}" if query else ""
+        return Target(db, f"file:{db.path}{suffix}", True)
+
+    def _file(self, path: str, *, create: bool = True) -> Database:
+        key = host_key(path)
+        db = self.by_key.get(key)
+        if db is not None:
+            return db
+        stem = _UNSAFE.sub("_", os.path.basename(key)).strip("_")[-60:] or "db"
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=4)
+        private = os.path.join(self.workdir, f"{self.prefix}{stem}-{digest.hexdigest()}")
+        if not os.path.isdir(os.path.dirname(key)) or (not create and not os.path.exists(key)):
+            # the user's directory (or read-only file) does not exist: let SQLite fail itself
+            private = os.path.join(self.workdir, "no-such-directory", os.path.basename(private))
+        db = self.by_key[key] = Database(key, os.path.basename(key) or key, private)
+        self._copy_in(key, db)
         return db
 
+    def _copy_in(self, key: str, db: Database) -> None:
+        """A host file that exists is this schedule's starting state (copied, never written)."""
+        assert db.path is not None
+        data = _snapshots.read(key) if os.path.isfile(key) else None
+        if data is None:
+            return
+        with open(db.path, "wb") as f:
+            f.write(data)
+        db.wal = len(data) > 18 and data[18] == 2  # header: file format 2 = WAL
+        for suffix in _SIDECARS:
+            extra = _snapshots.read(key + suffix)
+            if extra is not None:
+                with open(db.path + suffix, "wb") as f:
+                    f.write(extra)
+                db.sidecars = True
+
     def remove_files(self) -> None:
-        for db in self.by_name.values():
+        for db in self.by_key.values():
             if db.path is None:
                 continue
             for suffix in ("", "-wal", "-shm", "-journal") if db.sidecars else ("",):
@@ -100,4 +199,4 @@ class Databases:
                     os.unlink(db.path + suffix)
                 except FileNotFoundError:
                     pass
-        self.by_name.clear()
+        self.by_key.clear()

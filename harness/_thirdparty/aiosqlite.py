@@ -1,0 +1,158 @@
+"""aiosqlite's internals that the simulated worker thread relies on.
+
+harness keeps ``aiosqlite.Connection`` whole — its ``__init__``, its job
+queue ``_tx``, its ``_thread``, ``_running``, ``stop()``, ``close()``,
+``__await__`` and every public method are aiosqlite's own code — and replaces
+only the worker *thread*: when aiosqlite starts it inside a simulation, a
+simulated worker takes the jobs put on ``_tx`` at steps the strategy chooses.
+That needs these facts, per version:
+
+========  ==============================  ===========================  ==========================
+aiosqlite the worker thread                jobs on ``_tx``              how the worker stops
+========  ==============================  ===========================  ==========================
+0.19      the ``Connection`` (a Thread)    ``(future, fn)``             ``_running`` is false and
+                                                                        the queue is empty (it polls
+                                                                        ``get(timeout=0.1)``)
+0.20-0.21 the ``Connection`` (a Thread)    ``(future, fn)``, or         the sentinel item
+                                           ``_STOP_RUNNING_SENTINEL``
+0.22      ``_thread = Thread(target=       ``(future or None, fn)``     a job (``stop()``'s
+          _connection_worker_thread)``                                  ``close_and_stop``) returns
+                                                                        ``_STOP_RUNNING_SENTINEL``
+========  ==============================  ===========================  ==========================
+
+In every version: ``__await__`` starts the thread, then ``_connect`` puts
+``(future, self._connector)``; the worker runs ``result = fn()`` and hands
+the result back with ``future.get_loop().call_soon_threadsafe(set_result,
+future, result)`` (or ``set_exception``), skipping futures already done;
+``aiosqlite.connect`` builds ``connector`` as a closure over ``database``
+that calls ``sqlite3.connect(str-ish database, **kwargs)``.
+
+Nothing here holds a module object from import time: classes and functions
+are looked up in ``sys.modules`` when needed, so a re-imported aiosqlite
+(pytester restores ``sys.modules`` between inner runs) is recognised too.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+SUPPORTED = ("0.19", "0.20", "0.21", "0.22")
+"""The aiosqlite release series the simulated worker is tested with."""
+
+_CORE = "aiosqlite.core"
+
+
+def _core() -> Any:
+    return sys.modules.get(_CORE)
+
+
+def version() -> str:
+    """The installed aiosqlite version (``"0.22.1"``), or ``""`` if it is not imported."""
+    module = sys.modules.get("aiosqlite")
+    return str(getattr(module, "__version__", "")) if module is not None else ""
+
+
+def is_connection(obj: object) -> bool:
+    """Whether ``obj`` is an ``aiosqlite.Connection`` (of any loaded copy of aiosqlite)."""
+    core = _core()
+    cls = getattr(core, "Connection", None) if core is not None else None
+    if cls is not None and isinstance(obj, cls):
+        return True
+    return any(
+        klass.__name__ == "Connection" and klass.__module__ == _CORE for klass in type(obj).__mro__
+    )
+
+
+def _is_worker_target(target: object) -> bool:
+    return (
+        getattr(target, "__name__", None) == "_connection_worker_thread"
+        and getattr(target, "__module__", None) == _CORE
+    )
+
+
+def connection_of_thread(thread: threading.Thread) -> Any | None:
+    """The ``aiosqlite.Connection`` whose worker ``thread`` is, or None.
+
+    0.19-0.21: the connection *is* the thread. 0.22: the thread's target is
+    ``_connection_worker_thread``; the connection is the ``self`` of the frame
+    that starts it (``Connection.__await__``) — the thread object itself does
+    not point back to its connection.
+    """
+    if is_connection(thread):
+        return thread
+    if not _is_worker_target(getattr(thread, "_target", None)):
+        return None
+    frame: Any = sys._getframe(1)
+    for _ in range(8):
+        if frame is None:
+            break
+        candidate = frame.f_locals.get("self")
+        if candidate is not None and getattr(candidate, "_thread", None) is thread:
+            return candidate
+        frame = frame.f_back
+    return None
+
+
+def stop_sentinel() -> object:
+    """aiosqlite's ``_STOP_RUNNING_SENTINEL`` (a fresh object where the version has none)."""
+    core = _core()
+    sentinel = getattr(core, "_STOP_RUNNING_SENTINEL", None) if core is not None else None
+    return sentinel if sentinel is not None else _NO_SENTINEL
+
+
+_NO_SENTINEL = object()
+
+
+def stops_when_idle(conn: Any) -> bool:
+    """0.19: the worker exits once ``_running`` is false and its queue is empty."""
+    return stop_sentinel() is _NO_SENTINEL and not getattr(conn, "_running", True)
+
+
+def connector_of(conn: Any) -> Any:
+    """The connection's connector (the first job its ``_connect`` puts on the queue)."""
+    return getattr(conn, "_connector", None)
+
+
+def database_of(connector: Any) -> str | None:
+    """The ``database`` argument ``aiosqlite.connect`` closed over, as its connector sees it."""
+    code = getattr(connector, "__code__", None)
+    cells = getattr(connector, "__closure__", None)
+    if code is None or not cells or "database" not in code.co_freevars:
+        return None
+    try:
+        database = cells[code.co_freevars.index("database")].cell_contents
+    except ValueError:  # an empty cell
+        return None
+    if isinstance(database, bytes):
+        return database.decode("utf-8", "replace")
+    return str(database)
+
+
+def is_stop_job(function: Any) -> bool:
+    """0.22's ``stop()`` job (``close_and_stop``): closes the connection, stops the worker."""
+    return getattr(function, "__name__", None) == "close_and_stop" and (
+        getattr(function, "__module__", None) == _CORE
+    )
+
+
+def looks_open(conn: Any) -> bool:
+    """Whether aiosqlite believes the connection is open (its ``__del__`` would warn)."""
+    return getattr(conn, "_connection", None) is not None
+
+
+def forget_connection(conn: Any) -> None:
+    """The connection's process ended: aiosqlite must not find it open (``__del__`` warns)."""
+    conn._connection = None
+    conn._running = False
+
+
+def job_queue(conn: Any) -> Any:
+    """The connection's job queue (``_tx``)."""
+    return conn._tx
+
+
+def set_job_queue(conn: Any, queue: Any) -> None:
+    """Replace the connection's job queue (done once, when its worker starts)."""
+    conn._tx = queue

@@ -1,0 +1,617 @@
+"""The simulated worker thread of an ``aiosqlite.Connection``.
+
+aiosqlite runs one thread per connection: it takes ``(future, function)``
+jobs from the connection's ``_tx`` queue in order, runs each on the sqlite3
+connection and hands the result back to the loop with
+``call_soon_threadsafe``. Inside a simulation that thread never starts. When
+aiosqlite starts it (``Connection.__await__``), harness replaces ``_tx`` by a
+:class:`JobQueue` and gives the connection a :class:`Worker`: every ``put``
+on the queue — from aiosqlite's own ``_execute``/``_connect``/``stop``, or
+from a library that reaches into ``_tx`` as SQLAlchemy's adapter does —
+submits a :class:`JobOp` to the world, and the strategy chooses when the
+worker executes it (on the real connection, on the simulation's thread) and
+when its result reaches the loop (``call_soon``).
+
+So everything else is aiosqlite's own code, in every supported version (see
+``harness._thirdparty.aiosqlite`` for what differs between 0.19 and 0.22):
+``_running``, ``_connection``, ``stop()``, ``close()``, the ``await`` and
+``async with`` forms, and what happens to jobs put after the worker stopped
+(they never run, as on a real stopped thread).
+
+Locking: a statement that meets a lock held by another connection, where
+SQLite consulted the busy handler (see ``_capi``), *waits* in virtual time: it
+blocks its worker (SQLite keeps the connection busy while its handler waits),
+retries when another connection's transaction state drops, and fails with
+SQLite's own ``database is locked`` when its busy timeout expires. Where
+SQLite did not consult the handler (a read transaction upgrading to write,
+``SQLITE_BUSY_SNAPSHOT``), the error is delivered at once.
+
+A connection used where it does not belong — in a later schedule (state kept
+in a module-level engine or cache), or by the process after a crash — raises
+:class:`~harness.HarnessError` naming it and the remedy; the error is also
+recorded, so exploration stops with it even if the body swallows it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import sqlite3
+import sys
+import weakref
+from collections.abc import Callable, Iterator, Sized
+from typing import TYPE_CHECKING, Any
+
+from .._errors import HarnessError
+from .._ops import Channel, Op, OpState
+from .._patches import current_world
+from .._thirdparty import aiosqlite as compat
+from ..faults import fault_error
+from ..trace import short
+from . import _capi
+from ._classify import NOT_SQL, Statement, classify
+from ._database import Database
+from ._real import RealConnection
+
+if TYPE_CHECKING:
+    from .._world import World
+
+_SQL_METHODS = frozenset(
+    {"execute", "executemany", "executescript", "_execute_insert", "_execute_fetchall"}
+)
+_IMPLICIT_BEGIN_METHODS = frozenset(
+    {"execute", "executemany", "_execute_insert", "_execute_fetchall"}
+)
+_COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
+_LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
+_REMEDY = (
+    "open connections inside the schedule, or dispose of them at its end: "
+    "explore(..., teardown=...) / @pytest.mark.harness(teardown=...), e.g. "
+    "`await engine.dispose()` (README: 'Module-level engines')"
+)
+
+
+def _shown(value: Any) -> str:
+    """A stable short form of a job argument (no memory addresses)."""
+    text = repr(value)
+    if " at 0x" in text or " object at " in text:
+        return f"<{type(value).__name__}>"
+    return short(text, 20)
+
+
+def _label(method: str, on_cursor: bool, sql: str | None, args: tuple[Any, ...]) -> str:
+    prefix = "cursor." if on_cursor else ""
+    if sql is not None:
+        text = short(sql, 64)
+        if method == "executescript":
+            return f"{prefix}script: {text}"
+        params = args[1] if len(args) > 1 else None
+        if method == "executemany":
+            size = len(params) if isinstance(params, Sized) else "?"
+            return f"{prefix}{text} [{size} parameter sets]"
+        if params:
+            text += " " + short(repr(tuple(params) if isinstance(params, list) else params), 48)
+        return prefix + text
+    if method == "commit":
+        return "commit()"
+    shown = ", ".join(_shown(a) for a in args if not callable(a))
+    return f"{prefix}{method}({shown})"
+
+
+def _spent(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("harness: an operation ran twice")
+
+
+class _Rows:
+    """executemany's parameter sets, taken from the user's iterable as SQLite asks for them.
+
+    aiosqlite hands the iterable (a generator, maybe) to the worker, which
+    consumes it while the statement runs; so does harness. Rows already taken
+    are kept, so a retry after a lock wait resumes where SQLite stopped.
+    """
+
+    __slots__ = ("consumed", "source", "taken")
+
+    def __init__(self, source: Any) -> None:
+        self.source: Iterator[Any] | None = None if source is None else iter(source)
+        self.taken: list[Any] = []
+        self.consumed = 0  # parameter sets SQLite has taken so far (across retries)
+
+    def feed(self) -> Iterator[Any]:
+        while True:
+            if self.consumed < len(self.taken):
+                row = self.taken[self.consumed]
+            elif self.source is not None:
+                try:
+                    row = next(self.source)
+                except StopIteration:
+                    self.source = None
+                    return
+                self.taken.append(row)
+            else:
+                return
+            self.consumed += 1
+            yield row
+
+
+class JobOp(Op):
+    """One job on a connection's worker: runs on the real ``sqlite3`` connection."""
+
+    __slots__ = (
+        "args",
+        "closes",
+        "connects",
+        "fn",
+        "kwargs",
+        "method",
+        "on_cursor",
+        "rows",
+        "stmt",
+        "stops",
+        "worker",
+    )
+
+    def __init__(self, worker: Worker, item: Any) -> None:
+        self.worker = worker
+        self.rows: _Rows | None = None
+        self.connects = self.closes = self.stops = False
+        future: Any = None
+        if item is compat.stop_sentinel():  # 0.20-0.21: the sentinel item stops the worker
+            function: Any = None
+            self.stops = True
+        else:
+            future, function = item
+        if isinstance(function, functools.partial):
+            fn, args, kwargs = function.func, function.args, dict(function.keywords)
+        else:
+            fn, args, kwargs = function, (), {}
+        method = getattr(fn, "__name__", "call")
+        owner = getattr(fn, "__self__", None)
+        on_cursor = isinstance(owner, sqlite3.Cursor)
+        if function is not None and function is worker.connector:
+            self.connects = True
+            label: str | None = "connect"
+        elif self.stops or compat.is_stop_job(function):
+            self.stops = True
+            label = "stop worker"
+        elif method == "close" and isinstance(owner, sqlite3.Connection):
+            self.closes = True
+            label = "close"
+        else:
+            label = None
+        if method in _SQL_METHODS and args and type(args[0]) is str:
+            stmt = classify(args[0])
+        elif method == "commit" and not on_cursor:
+            stmt = _COMMIT
+        else:
+            stmt = NOT_SQL
+        barrier = self.connects or self.stops or self.closes
+        super().__init__(worker.channel, label, future, barrier=barrier)
+        self.write = worker.is_file and bool(stmt.write or stmt.commit or stmt.begin_lock)
+        if method == "executemany" and len(args) > 1:
+            self.rows = _Rows(args[1])
+        self.on_cursor = on_cursor
+        self.fn: Callable[..., Any] | None = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.method = method
+        self.stmt = stmt
+
+    def outcome(self) -> str:
+        if self.value is compat.stop_sentinel():
+            return "stopped"
+        return super().outcome()
+
+    def describe_call(self) -> str:
+        if self.fn is None and not self.stops:
+            return "job"
+        args = self.args
+        sql = args[0] if self.stmt is not NOT_SQL and self.stmt is not _COMMIT else None
+        return _label(self.method, self.on_cursor, sql, args)
+
+    def fault_kinds(self) -> tuple[str, ...]:
+        rc = self.worker.real
+        if rc is None or rc.real is None or rc.db is None or rc.hooks is None:
+            return ()
+        stmt = self.stmt
+        state = rc.hooks.txn_state()
+        if stmt.commit:
+            if state != _capi.TXN_WRITE:
+                return ()
+            return ("ioerror", "full") if rc.db.wal else ("busy", "ioerror", "full")
+        if stmt.write:
+            return ("ioerror", "full") if state == _capi.TXN_WRITE else ("busy", "ioerror", "full")
+        if stmt.begin_lock and state == _capi.TXN_NONE and not rc.real.in_transaction:
+            return ("busy",)
+        return ()
+
+    # ---------------------------------------------------------------- run
+    def run(self, fault: str | None) -> bool:
+        worker = self.worker
+        if self.stops and self.fn is None:  # the sentinel item: no call
+            worker.stop()
+            return True
+        rc = worker.real
+        if rc is None or rc.real is None or rc.hooks is None:
+            return self._run_unattached(worker)
+        db = rc.db
+        if fault is None and not self.stmt.special and (db is None or not db.waiters):
+            with rc.running_here():
+                done = self._run_plain(rc)
+        else:
+            with rc.running_here():
+                done = self._run_careful(rc, fault)
+        if done:
+            self._finish(worker, rc)
+        return done
+
+    def _run_unattached(self, worker: Worker) -> bool:
+        """Connect, or any job on a worker with no open connection (after close)."""
+        layer_opening = worker.layer
+        previous, layer_opening.opening = layer_opening.opening, worker
+        try:
+            self._call(self.args)
+        finally:
+            layer_opening.opening = previous
+        if self.connects and worker.real is not None:
+            worker.connected()
+        worker.after_job(self)
+        return True
+
+    def _call(self, args: tuple[Any, ...]) -> None:
+        fn = self.fn
+        assert fn is not None
+        try:
+            self.value = fn(*args, **self.kwargs)
+        except BaseException as exc:  # aiosqlite's worker hands every exception back
+            self.error = exc
+        self.fn = _spent  # the worker drops the call: nothing may keep its cursor alive
+
+    def _run_plain(self, rc: RealConnection) -> bool:
+        """The common case: no fault, no special pragma, nobody waiting for a lock."""
+        hooks = rc.hooks
+        assert hooks is not None
+        state = hooks.state
+        state.busy_calls = state.commits = state.rollbacks = 0
+        was_open = rc.in_transaction()
+        fn = self.fn
+        assert fn is not None
+        try:
+            self.value = fn(*self._resumable(), **self.kwargs)
+        except sqlite3.OperationalError as exc:
+            if self._should_wait(exc, state, rc):
+                return self._wait_for_lock(rc)
+            self.error = exc
+        except BaseException as exc:  # aiosqlite's worker hands every exception back
+            self.error = exc
+        self._settle(rc, state, was_open)
+        return True
+
+    def _run_careful(self, rc: RealConnection, fault: str | None) -> bool:
+        hooks = rc.hooks
+        assert hooks is not None
+        db = rc.db
+        watch = db is not None and bool(db.waiters)
+        state = hooks.state
+        state.reset()
+        was_open = rc.in_transaction()
+        before = hooks.txn_state() if watch else 0
+        stmt = self.stmt
+        if fault is not None:
+            self._fault(fault, rc)
+        else:
+            if stmt.journal_mode:
+                rc.before_journal_statement()
+            if stmt.busy_timeout:
+                rc.before_busy_timeout_statement()
+            fn = self.fn
+            assert fn is not None
+            try:
+                self.value = fn(*self._resumable(), **self.kwargs)
+            except sqlite3.OperationalError as exc:
+                if self._should_wait(exc, state, rc):
+                    return self._wait_for_lock(rc)
+                self.error = exc
+            except BaseException as exc:  # aiosqlite's worker hands every exception back
+                self.error = exc
+            finally:
+                if stmt.busy_timeout:
+                    rc.after_busy_timeout_statement(str(self.args[0]))
+            if stmt.journal_mode:
+                rc.after_journal_statement()
+        if db is not None and self in db.waiters:
+            db.waiters.remove(self)
+        self._settle(rc, state, was_open)
+        if watch and db is not None:
+            after = hooks.txn_state() if rc.hooks is not None else _capi.TXN_NONE
+            if after < before:
+                self.worker.layer.wake_waiters(db, self.worker.name)
+        return True
+
+    def _finish(self, worker: Worker, rc: RealConnection) -> None:
+        """After a job: track user hooks; notice a close or a stopped worker."""
+        self.fn = _spent
+        method = self.method
+        if method.startswith("set_") and self.error is None:
+            rc.track(method, self.args)
+        if self.closes or self.stops:
+            was_open = rc.transaction_task is not None
+            db = rc.db
+            if rc.closed_by_job():
+                if was_open:
+                    rc.transaction_ended(False)
+                rc.transaction_task = None
+                if db is not None:
+                    worker.layer.wake_waiters(db, worker.name)
+        worker.after_job(self)
+
+    def _settle(self, rc: RealConnection, state: _capi.HookState, was_open: bool) -> None:
+        """After the call: did a transaction end, how, and which task holds the next one.
+
+        The hooks say that SQLite committed or rolled back *something*; only a
+        transaction that is gone has ended (a COMMIT that fails with ``SQLITE_BUSY``
+        leaves it open for a retry, an executescript may open the next one), and
+        only then do its held notifications go or drop.
+        """
+        if state.commits and self.error is None:
+            self.committed = True
+        now_open = rc.in_transaction()
+        if (state.commits or state.rollbacks) and not now_open:
+            rc.transaction_ended(self.committed)
+        if now_open:
+            if not was_open:
+                rc.transaction_task = self.submitter
+        else:
+            rc.transaction_task = None
+
+    def _should_wait(
+        self, exc: sqlite3.OperationalError, state: _capi.HookState, rc: RealConnection
+    ) -> bool:
+        """SQLite consulted the busy handler for this SQLITE_BUSY: wait in virtual time.
+
+        When it did not (a read upgrading to write, BUSY_SNAPSHOT), the error stands,
+        as it does for real; the last attempt after the deadline fails for real too.
+        """
+        return (
+            bool(state.busy_calls)
+            and rc.timeout_ms > 0
+            and not self.final
+            and getattr(exc, "sqlite_errorcode", 0) & 0xFF == 5
+        )
+
+    def _resumable(self) -> tuple[Any, ...]:
+        """The call's arguments; executemany's rows are fed from where a wait stopped them.
+
+        SQLite's busy handler waits *inside* the failing row; harness waits outside
+        the call, so a retry must not replay the rows that already ran (in
+        autocommit mode they committed). The resumed cursor's ``rowcount`` counts
+        the resumed rows only.
+        """
+        rows = self.rows
+        if rows is None:
+            return self.args
+        return (self.args[0], rows.feed(), *self.args[2:])
+
+    def _wait_for_lock(self, rc: RealConnection) -> bool:
+        rows = self.rows
+        if rows is not None and rows.consumed:
+            rows.consumed -= 1  # the row SQLite was waiting in has not run: resume at it
+        if self.deadline is None:
+            self.deadline = self.worker.world.now() + rc.timeout_ms / 1000.0
+        db = rc.db
+        if db is not None and self not in db.waiters:
+            db.waiters.append(self)
+        return False
+
+    def _fault(self, kind: str, rc: RealConnection) -> None:
+        """Fail like SQLite would: no effect, but Python's implicit BEGIN has already run."""
+        real = rc.real
+        if (
+            real is not None
+            and self.stmt.dml
+            and self.method in _IMPLICIT_BEGIN_METHODS
+            and real.isolation_level is not None
+            and not real.in_transaction
+            and getattr(real, "autocommit", _LEGACY) == _LEGACY
+        ):
+            level = real.isolation_level
+            if not (kind == "busy" and level.upper() in ("IMMEDIATE", "EXCLUSIVE")):
+                try:
+                    with rc.quiet() as quiet:
+                        quiet.execute(f"BEGIN {level}")
+                except sqlite3.Error as exc:
+                    self.error = exc
+                    return
+        self.error = fault_error(kind)
+
+
+class JobQueue:
+    """What an aiosqlite connection's ``_tx`` is inside a simulation.
+
+    ``put``/``put_nowait`` hand the job to the simulated worker; ``empty`` and
+    ``qsize`` count the jobs it has not taken yet (as the real queue would).
+    Only the worker takes jobs: ``get`` is refused.
+    """
+
+    __slots__ = ("__weakref__", "_worker")
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        self._worker.put(item)
+
+    def put_nowait(self, item: Any) -> None:
+        self._worker.put(item)
+
+    def qsize(self) -> int:
+        return self._worker.waiting()
+
+    def empty(self) -> bool:
+        return self._worker.waiting() == 0
+
+    def full(self) -> bool:
+        return False
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        raise RuntimeError("harness: only the simulated aiosqlite worker takes jobs from _tx")
+
+    get_nowait = get
+
+    @property
+    def worker(self) -> Worker:
+        return self._worker
+
+
+class Worker:
+    """The simulated worker thread of one aiosqlite connection (see the module docstring)."""
+
+    def __init__(self, layer: Any, conn: Any, name: str) -> None:
+        self.layer = layer
+        self.world: World = layer.world
+        self.generation = self.world.generation
+        self.name = name
+        self.channel = Channel(name, serial=self.world.config.mode == "fifo")
+        self._conn = weakref.ref(conn)  # the queue must not keep the connection alive
+        self.connector = compat.connector_of(conn)
+        database = compat.database_of(self.connector)
+        self.is_file = database not in (None, ":memory:", "") or bool(
+            database and database.startswith("file:")
+        )
+        self.real: RealConnection | None = None
+        self.stopped = False
+        self.thread_id = 0x7F0000000000 + self.world.new_id()  # a stable stand-in thread id
+
+    def __repr__(self) -> str:
+        return f"<harness worker {self.name}>"
+
+    def connection(self) -> Any:
+        return self._conn()
+
+    def waiting(self) -> int:
+        """Jobs submitted and not yet taken (executed) by the worker."""
+        return sum(1 for op in self.channel.ops if op.state is OpState.PENDING)
+
+    # ------------------------------------------------------------ jobs in
+    def put(self, item: Any) -> None:
+        world = current_world()
+        if self.dead and _stops(item):
+            return  # stopping a thread that is gone (aiosqlite's __del__): nothing to do
+        if world is not self.world:
+            raise self._stale(world, "an earlier schedule")
+        if self.generation != world.generation:
+            if world.abandoning:  # a crash is closing the tasks: their finally blocks stop here
+                world.check_alive(self.generation)
+            raise self._stale(world, "the process that crashed")
+        op = JobOp(self, item)
+        if self.stopped:  # a stopped thread takes no jobs: the future never resolves
+            world.event(
+                world.current_actor(),
+                "submit",
+                lambda: f"{self.name}: {op.label} (its worker has stopped: it never runs)",
+            )
+            return
+        world.submit(op)
+
+    def _stale(self, world: World | None, where: str) -> HarnessError:
+        error = HarnessError(
+            f"harness: the aiosqlite connection {self.name} was opened in {where} and used "
+            f"in this one; state that outlives a schedule (a module-level engine, a cached "
+            f"connection) cannot be replayed: {_REMEDY}"
+        )
+        if world is not None:
+            world.harness_errors.append(error)
+        return error
+
+    # ------------------------------------------------------------- state
+    def attach(self, rc: RealConnection) -> None:
+        """The connector job opened the worker's real connection."""
+        self.real = rc
+        rc.belong_to(self.thread_id)
+        self.is_file = rc.db is not None and rc.db.path is not None
+
+    def connected(self) -> None:
+        """Ops submitted before the connection existed learn whether they write a file."""
+        for op in self.channel.ops:
+            if isinstance(op, JobOp):
+                stmt = op.stmt
+                op.write = self.is_file and bool(stmt.write or stmt.commit or stmt.begin_lock)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def after_job(self, op: JobOp) -> None:
+        """Does the worker thread end after this job? (see ``harness._thirdparty.aiosqlite``)"""
+        if op.stops or op.value is compat.stop_sentinel():
+            self.stop()
+        elif len(self.channel.ops) <= 1 and compat.stops_when_idle(self.connection()):
+            self.stop()  # 0.19: not running, and nothing else queued
+
+    def database(self) -> Database | None:
+        return self.real.db if self.real is not None else None
+
+    @property
+    def dead(self) -> bool:
+        """Its schedule ended, or its process crashed: the thread is gone."""
+        return self.generation != self.world.generation or self.world.loop is None
+
+    def hard_close(self) -> None:
+        """Crash or schedule end: the process is gone, and so is this thread."""
+        if self.real is not None:
+            self.real.hard_close()
+        self.stopped = True
+        conn = self._conn()
+        if conn is not None and compat.looks_open(conn):
+            _graveyard.bury(conn)
+
+
+class _Graveyard:
+    """aiosqlite connections whose process ended while they were still open.
+
+    When a schedule ends (or crashes) harness closes every real connection; the
+    ``aiosqlite.Connection`` objects may live on — in a failure's traceback, or
+    in a module-level engine. aiosqlite still believes them open, which is what
+    makes a later use reach the job queue and raise the stale-connection error;
+    but its ``__del__`` would then warn "deleted before being closed" whenever
+    they are collected, long after the schedule. So they are kept here, and
+    once nothing else refers to one it is marked closed and let go, quietly.
+    """
+
+    def __init__(self) -> None:
+        self._kept: list[Any] = []
+
+    def bury(self, conn: Any) -> None:
+        self._kept.append(conn)
+
+    def release_all(self) -> None:
+        """At exit: every kept connection is marked closed (its process is long gone)."""
+        kept, self._kept = self._kept, []
+        for conn in kept:
+            compat.forget_connection(conn)
+
+    def sweep(self) -> None:
+        kept, self._kept = self._kept, []
+        for conn in kept:
+            # references: `kept`, this loop's variable, getrefcount's argument
+            if sys.getrefcount(conn) <= 3:
+                compat.forget_connection(conn)
+            else:
+                self._kept.append(conn)
+        del kept
+
+
+_graveyard = _Graveyard()
+sweep_graveyard = _graveyard.sweep
+atexit.register(_graveyard.release_all)
+
+
+def _stops(item: Any) -> bool:
+    if item is compat.stop_sentinel():
+        return True
+    return isinstance(item, tuple) and len(item) == 2 and compat.is_stop_job(item[1])
+
+
+def worker_of(conn: Any) -> Worker | None:
+    """The simulated worker of an aiosqlite connection, if it has one."""
+    queue = getattr(conn, "_tx", None)
+    return queue.worker if isinstance(queue, JobQueue) else None
