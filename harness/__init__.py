@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _context as _context  # process-wide state: imported first (see its docstring)
+
 if TYPE_CHECKING:
     from ._errors import DeadlockError as DeadlockError
     from ._errors import EscapeError as EscapeError
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from .strategies import Random as Random
     from .strategies import Strategy as Strategy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _WHERE = {
     "DeadlockError": "._errors",

@@ -12,31 +12,20 @@ reported token always reproduces.
 from __future__ import annotations
 
 import enum
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter as _wall_clock
-from types import TracebackType
 from typing import Any
 
-from . import _patches
 from ._errors import InterleavingError, NondeterminismError
-from ._run import Body, Program, RunRecord, run_schedule
+from ._run import Body, Program, RunRecord
+from ._session import Session, divergence
 from ._world import ChoiceKey, RunConfig
 from .faults import Faults
-from .shrink import KeyedReplay, same_failure, shrink_schedule
-from .sqlite._database import default_workroot
-from .strategies import Replay, Strategy, by_name
-from .trace import Event, Schedule, decode_token, encode_token, format_timeline
-
-_GENERIC_LEAKS = (
-    "state kept between schedules (module globals, class attributes, caches)",
-    "a real thread or process",
-    "os.urandom / uuid.uuid4 / secrets",
-    "iteration over a set of strings (PYTHONHASHSEED)",
-    "datetime.now() (not virtualised)",
-)
+from .shrink import same_failure, shrink_schedule
+from .strategies import Strategy, by_name
+from .tokens import Schedule, harness_version, python_version
+from .trace import Event, decode_token, format_timeline
 
 
 class StopReason(enum.Enum):
@@ -108,6 +97,7 @@ class Run:
     steps: int  # timeline steps (events)
     events: list[Event] = field(repr=False, default_factory=list)
     notes: dict[str, Any] = field(repr=False, default_factory=dict)
+    note: str = ""  # how the token was replayed, when not exactly as recorded (h1 tokens)
 
     @property
     def failed(self) -> bool:
@@ -121,97 +111,6 @@ def _seed_for(seed: int, index: int) -> int:
     x = (x * 0x2C1B3C6D) & 0xFFFFFFFF
     x ^= x >> 12
     return x & 0x7FFFFFFF
-
-
-class Session:
-    """Process-wide set-up for a series of schedules: patches and a work directory."""
-
-    def __init__(self, config: RunConfig, label: str = "") -> None:
-        self.config = config
-        self.label = label
-        self.workdir = ""
-        self._control = _patches.controlled(config.patch_aiosqlite)
-
-    def __enter__(self) -> Session:
-        self._control.__enter__()
-        self.workdir = tempfile.mkdtemp(prefix="harness-", dir=default_workroot())
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        self._control.__exit__(kind, exc, tb)
-
-    def run(self, program: Program, strategy: Strategy, seed: int) -> RunRecord | None:
-        return run_schedule(program, self.config, strategy, seed, self.workdir)
-
-    def replay(
-        self, program: Program, choices: Sequence[int], sim_seed: int, *, strict: bool = True
-    ) -> RunRecord:
-        strategy = Replay(choices, seed=sim_seed, strict=strict)
-        record = run_schedule(program, self.config, strategy, 0, self.workdir)
-        assert record is not None
-        return record
-
-    def replay_keys(self, program: Program, keys: Sequence[ChoiceKey], sim_seed: int) -> RunRecord:
-        """Run a schedule that takes each listed choice where first offered (shrinking)."""
-        strategy = KeyedReplay(keys, seed=sim_seed)
-        record = run_schedule(program, self.config, strategy, 0, self.workdir)
-        assert record is not None
-        return record
-
-    def token(self, record: RunRecord) -> str:
-        return encode_token(
-            Schedule(
-                seed=record.sim_seed,
-                choices=record.choices,
-                mode=self.config.mode,
-                faults=self.config.faults,
-                label=self.label,
-                chaos=self.config.chaos,
-                digest=record.digest[:8],
-            )
-        )
-
-    def confirm(self, program: Program, record: RunRecord) -> RunRecord:
-        """Replay ``record``'s schedule; raise NondeterminismError unless it is identical."""
-        try:
-            again = self.replay(program, record.choices, record.sim_seed)
-        except NondeterminismError as exc:
-            raise _with_suspects(exc, record) from None
-        if again.digest != record.digest or type(again.error) is not type(record.error):
-            raise divergence(record, again)
-        return again
-
-
-def _with_suspects(exc: NondeterminismError, record: RunRecord) -> NondeterminismError:
-    suspects = tuple(record.suspects) or _GENERIC_LEAKS
-    return NondeterminismError(
-        f"{exc}; likely leak: {', '.join(suspects)}", step=exc.step, suspects=suspects
-    )
-
-
-def divergence(first: RunRecord, second: RunRecord) -> NondeterminismError:
-    """Name the first step at which two runs of the same schedule differ."""
-    a, b = first.events, second.events
-    step = next(
-        (i for i in range(min(len(a), len(b))) if a[i].key() != b[i].key()), min(len(a), len(b))
-    )
-
-    def show(events: list[Event]) -> str:
-        if step >= len(events):
-            return "(nothing: the run ended)"
-        e = events[step]
-        return f"{e.actor} {e.kind} {e.text}"
-
-    suspects = tuple(dict.fromkeys(first.suspects + second.suspects)) or _GENERIC_LEAKS
-    return NondeterminismError(
-        f"the same schedule ran differently: step {step + 1} was '{show(a)}' and then "
-        f"'{show(b)}'; likely leak: {', '.join(suspects)}",
-        step=step + 1,
-        suspects=suspects,
-    )
 
 
 def _program(
@@ -267,7 +166,7 @@ def explore(
     config = _config(mode, faults, max_steps, chaos, patch_aiosqlite)
     program = _program(body, recover, setup, teardown)
     failures: list[Failure] = []
-    seen: set[tuple[int, ...]] = set()
+    seen: set[tuple[Any, ...]] = set()
     ran = 0
     exhausted = False
     started = _wall_clock()
@@ -279,7 +178,7 @@ def explore(
                 exhausted = True
                 break
             ran += 1
-            seen.add(record.choices)
+            seen.add(tuple(record.semantic))
             if progress is not None:
                 progress(ran, len(failures) + (record.error is not None))
             if record.error is None:
@@ -370,13 +269,10 @@ def replay(
     config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
     program = _program(body, recover, setup, teardown)
     with Session(config, schedule.label) as session:
-        record = session.replay(program, schedule.choices, schedule.seed)
-        # h1 digests hash the timeline's wording, which changes between releases: they are
-        # not compared; a replay that fails is checked against a second run of itself
-        if record.error is not None:
-            again = session.replay(program, schedule.choices, schedule.seed)
-            if again.digest != record.digest:
-                raise divergence(record, again)
+        if schedule.format == 1:
+            record, note = _replay_h1(session, program, schedule)
+        else:
+            record, note = _replay_h2(session, program, schedule), ""
     return Run(
         error=record.error,
         timeline=format_timeline(record.events),
@@ -385,7 +281,73 @@ def replay(
         steps=len(record.events),
         events=record.events,
         notes=record.notes,
+        note=note,
     )
+
+
+def _cause(schedule: Schedule) -> str:
+    """Why a token may run differently here than where it was made (never "a leak")."""
+    here = python_version()
+    if schedule.python not in ((0, 0), here):
+        return (
+            f"the token was recorded on Python {schedule.python[0]}.{schedule.python[1]} and "
+            f"this is Python {here[0]}.{here[1]}: asyncio runs some bodies differently across "
+            "versions; run explore on this Python for a token of its own"
+        )
+    if schedule.harness != harness_version():
+        from . import __version__
+
+        return (
+            f"the token comes from {schedule.made_by} and this is harness {__version__}; if "
+            "the body and its data did not change, please report this as a harness bug"
+        )
+    return (
+        "the body, the test or its data changed since the token was made (or the SQLite "
+        "version differs); run explore again for a token of the code as it is now"
+    )
+
+
+def _replay_h2(session: Session, program: Program, schedule: Schedule) -> RunRecord:
+    exact = schedule.python in ((0, 0), python_version())
+    try:
+        record = session.replay_steps(program, schedule.steps, schedule.seed, exact=exact)
+    except NondeterminismError as exc:
+        raise NondeterminismError(f"{exc}; {_cause(schedule)}", step=exc.step) from None
+    if schedule.digest and record.digest[:8] != schedule.digest:
+        again = session.replay_steps(program, schedule.steps, schedule.seed, exact=exact)
+        if again.digest != record.digest:
+            raise divergence(record, again)  # not even equal to itself: a leak, here
+        raise NondeterminismError(
+            f"this token replays to a different trace than where it was recorded (digest "
+            f"{record.digest[:8]}, recorded {schedule.digest}): {_cause(schedule)}"
+        )
+    return record
+
+
+def _replay_h1(session: Session, program: Program, schedule: Schedule) -> tuple[RunRecord, str]:
+    """An h1 token (harness 0.1): choices by index; the wording digest is not compared."""
+    note = ""
+    try:
+        record = session.replay(program, schedule.choices, schedule.seed)
+    except NondeterminismError as exc:
+        # h1 choice points depend on the Python that made it (harness 0.1 ran on 3.11)
+        record = session.replay(program, schedule.choices, schedule.seed, strict=False)
+        if record.error is None:
+            raise NondeterminismError(
+                f"{exc}; the token comes from harness 0.1 (format h1), whose choices depend on "
+                f"the Python version it was made on (3.11) and on the body: run explore again "
+                "for a token of this version (format h2)",
+                step=exc.step,
+            ) from None
+        note = (
+            "replayed leniently: this h1 token's choice points did not all exist here "
+            f"({exc}); the schedule still fails"
+        )
+    if record.error is not None:
+        again = session.replay(program, schedule.choices, schedule.seed, strict=not note)
+        if again.digest != record.digest:
+            raise divergence(record, again)
+    return record, note
 
 
 def shrink_token(
@@ -408,7 +370,10 @@ def shrink_token(
     config = _config_of(schedule, max_steps=max_steps, patch_aiosqlite=patch_aiosqlite)
     program = _program(body, recover, setup, teardown)
     with Session(config, schedule.label) as session:
-        record = session.replay(program, schedule.choices, schedule.seed)
+        if schedule.format == 1:
+            record, _ = _replay_h1(session, program, schedule)
+        else:
+            record = _replay_h2(session, program, schedule)
         if record.error is None:
             raise ValueError("this token's schedule does not fail: nothing to shrink")
         return _report(session, program, record, 0, True)

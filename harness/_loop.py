@@ -42,7 +42,11 @@ from concurrent.futures import Executor
 from contextvars import Context
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._thirdparty import asyncio as asyncio_compat
+from .strategies import Alternative, ChoicePoint, Kind
 from .trace import short
+
+task_of = asyncio_compat.task_of
 
 if TYPE_CHECKING:
     from ._world import World
@@ -77,6 +81,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._world = world
         self._clock = start_time
         self._task_count = 0
+        self._actor_names: dict[str, int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._chaos = world.config.chaos
         self.set_exception_handler(self._record_exception)
@@ -140,21 +145,25 @@ class ControlledLoop(asyncio.BaseEventLoop):
             world.steps += 1
             if world.steps > world.config.max_steps:
                 world.count_step()  # raises LivelockError
+            task = task_of(handle)
+            if task is not None and task not in world.helpers:
+                world.turns += 1  # a task step: what a decision's "turn" anchor counts
             handle._run()
 
     def _perturb(self, remaining: int) -> None:
         """``chaos=True``: let the strategy pick which of this batch's callbacks runs next."""
-        from .strategies import Alternative, ChoicePoint, Kind
-
         world = self._world
         count = min(remaining, len(self._ready), 8)
         if count < 2:
             return
         alts = [Alternative(Kind.RUN, "loop", None, k) for k in range(count)]
-        index = world.strategy.choose(ChoicePoint(len(world.decisions), alts, False))
+        anchor = (world.semantic_events, world.offers, world.turns)
+        index = world.strategy.choose(ChoicePoint(len(world.decisions), alts, False, anchor))
         world.decisions.append((index, count))
         world.decision_keys.append(("run", "loop", index, None))
+        world.offers += 1
         if index:
+            world.record_deviation(anchor, ("run", "loop", index, None))
             ready = self._ready
             handle = ready[index]
             del ready[index]
@@ -169,25 +178,51 @@ class ControlledLoop(asyncio.BaseEventLoop):
         context: Context | None = None,
         **kwargs: Any,
     ) -> asyncio.Task[_T]:
-        """Create a task with a deterministic default name (``task-N`` per schedule)."""
+        """Create a task with a deterministic default name (``task-N`` per schedule).
+
+        Its name in timelines (its *actor*) is that name, made unique within the
+        schedule (``worker``, ``worker#2`` — anyio names tasks after their
+        function); the task itself keeps the name it was given. 3.11's
+        ``wait_for`` helper task is named after the task it serves and is not a
+        task of its own (see ``harness._thirdparty.asyncio``).
+        """
         self._check_closed()
-        self._task_count += 1
-        if name is None:
-            name = f"task-{self._task_count}"
-        if self._task_factory is None:
+        world = self._world
+        parent = world.current_actor()
+        what = getattr(coro, "__qualname__", None) or type(coro).__name__  # as it names itself
+        helper = asyncio_compat.created_by_wait_for()
+        if helper:
+            actor = parent
+            if name is None:
+                name = f"{parent}/wait_for"
+        else:
+            self._task_count += 1  # every task counts (main is task 1), as timelines number them
+            if name is None:
+                name = actor = f"task-{self._task_count}"
+            else:
+                actor = self._unique_actor(name)
+            world.event(parent, "spawn", f"{actor} ({what})", fields=(actor, what))
+        factory: Any = self._task_factory
+        if factory is None:
             task: asyncio.Task[_T] = asyncio.Task(
                 coro, loop=self, name=name, context=context, **kwargs
             )
+        elif asyncio_compat.factory_takes_name(factory):
+            task = factory(self, coro, name=name, context=context, **kwargs)
         else:
-            factory: Any = self._task_factory
             task = factory(self, coro) if context is None else factory(self, coro, context=context)
             task.set_name(name)
+        world.actors[task] = actor
+        if helper:
+            world.helpers.add(task)
+            world.event(parent, "spawn", f"{name} ({what}, asyncio's wait_for helper)")
         self._tasks.append(task)
-        what = (
-            getattr(coro, "__qualname__", None) or type(coro).__name__
-        )  # as the function names itself
-        self._world.event(self._world.current_actor(), "spawn", f"{name} ({what})")
         return task
+
+    def _unique_actor(self, name: str) -> str:
+        seen = self._actor_names.get(name, 0) + 1
+        self._actor_names[name] = seen
+        return name if seen == 1 else f"{name}#{seen}"
 
     def created_tasks(self) -> list[asyncio.Task[Any]]:
         """Every task created on this loop, in creation order."""

@@ -25,12 +25,16 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ._context import current_world
+from .trace import scrub, short
+
 
 class OpState(enum.IntEnum):
     PENDING = 0  # submitted, may execute
     BLOCKED = 1  # executed once, waits for a lock (busy handler, in virtual time)
     EXECUTED = 2  # ran; result waits to be delivered
     DONE = 3  # delivered
+    SLEEPING = 4  # ran, but slept (time.sleep in pool work): deliverable once the time passed
 
 
 class Op:
@@ -100,38 +104,78 @@ class Op:
         """The fault kinds the real world could produce if this op executed now."""
         return ()
 
-    def outcome(self) -> str:
-        """The result, summarised for the timeline.
+    def signature(self) -> tuple[object, ...]:
+        """What was asked, as plain values (the semantic fields of its submit event)."""
+        return (self.label,)
 
-        Taken at once, as a string: the timeline must not keep results (cursors)
-        alive — aiosqlite's worker drops them, and an unreleased cursor keeps its
+    def outcome_key(self) -> tuple[object, ...]:
+        """The result as plain values (semantic), taken at once.
+
+        Taken at once: the timeline must not keep results (cursors) alive —
+        aiosqlite's worker drops them, and an unreleased cursor keeps its
         statement open in SQLite.
         """
-        error = self.error
-        if error is not None:
-            return f"{type(error).__name__}: {error}"
-        return describe(self.value)
+        return result_key(self.value, self.error)
+
+    def outcome(self) -> str:
+        """The result, summarised for the timeline."""
+        return describe_result(self.outcome_key())
 
     def __repr__(self) -> str:
         return f"<Op {self.id} {self.channel.name} {self.label!r} {self.state.name}>"
 
 
+_ROWS_HASHED = 200  # rows of a result that enter the digest (and the count of all)
+
+
+def _row(value: Any) -> str:
+    return repr(tuple(value)) if isinstance(value, sqlite3.Row) else repr(value)
+
+
+def result_key(value: Any, error: BaseException | None) -> tuple[object, ...]:
+    """A result as plain values: what the digest hashes (part of the h2 format).
+
+    ``("error", type, SQLite error code, message)``, ``("rows", n, first rows)``,
+    ``("row", row)``, ``("cursor", rowcount)``, ``("ok",)`` or ``("value", repr)``;
+    addresses and thread ids are scrubbed from any text.
+    """
+    if error is not None:
+        code = getattr(error, "sqlite_errorcode", None)
+        return ("error", type(error).__name__, code, scrub(str(error)))
+    if value is None or isinstance(value, sqlite3.Connection):
+        return ("ok",)
+    if isinstance(value, list):
+        return ("rows", len(value), scrub(", ".join(_row(r) for r in value[:_ROWS_HASHED])))
+    if isinstance(value, tuple | sqlite3.Row):
+        return ("row", scrub(_row(value)))
+    if isinstance(value, sqlite3.Cursor):
+        return ("cursor", value.rowcount)
+    return ("value", type(value).__name__, scrub(short(repr(value), 200)))
+
+
+def describe_result(key: tuple[object, ...]) -> str:
+    """A result key for people: ``2 rows: (1,), (2,)``, ``ok, rowcount=1``, the error."""
+    kind = key[0]
+    if kind == "error":
+        return f"{key[1]}: {key[3]}"
+    if kind == "rows":
+        count = key[1]
+        if not count:
+            return "0 rows"
+        return f"{count} row{'s' if count != 1 else ''}: {short(str(key[2]), 60)}"
+    if kind == "row":
+        return f"1 row {short(str(key[1]), 60)}"
+    if kind == "cursor":
+        rowcount = key[1]
+        return f"ok, rowcount={rowcount}" if isinstance(rowcount, int) and rowcount >= 0 else "ok"
+    if kind == "value":
+        return short(str(key[2]), 60)
+    return "ok"
+
+
 def describe(value: Any) -> str:
     """Summarise a result for the timeline without dumping large data."""
-    if value is None:
-        return "ok"
-    if isinstance(value, list):
-        return f"{len(value)} row{'s' if len(value) != 1 else ''}"
-    if isinstance(value, tuple) or hasattr(value, "keys"):
-        text = repr(tuple(value))
-        return "1 row " + (text if len(text) <= 40 else text[:39] + "…")
-    if isinstance(value, sqlite3.Cursor):
-        rowcount = value.rowcount
-        return f"ok, rowcount={rowcount}" if rowcount >= 0 else "ok"
-    if isinstance(value, sqlite3.Connection):
-        return "ok"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return describe_result(result_key(value, None))
 
 
 class Channel:
@@ -162,6 +206,8 @@ class Channel:
             state = op.state
             if state is OpState.EXECUTED:
                 yield op
+            elif state is OpState.SLEEPING:
+                continue
             elif state is OpState.PENDING:
                 if not gate and (not op.barrier or not earlier_pending):
                     yield op
@@ -173,21 +219,33 @@ class Channel:
 
 
 class CallOp(Op):
-    """A plain function call (``run_in_executor`` / ``to_thread`` work)."""
+    """A plain function call (``run_in_executor`` / ``to_thread`` work).
 
-    __slots__ = ("call",)
+    ``time.sleep`` inside the call does not block: it adds to :attr:`delay`,
+    and the result is deliverable only once that much virtual time has passed
+    — as a worker thread that sleeps (see ``World._execute``).
+    """
+
+    __slots__ = ("call", "delay")
 
     def __init__(
         self, channel: Channel, label: str, future: asyncio.Future[Any], call: Callable[[], Any]
     ) -> None:
         super().__init__(channel, label, future)
         self.call = call
+        self.delay = 0.0
 
     def run(self, fault: str | None) -> bool:
+        world = current_world()
+        if world is not None:
+            world.pool_job = self
         try:
             self.value = self.call()
         except BaseException as exc:  # the worker thread hands every exception back
             self.error = exc
+        finally:
+            if world is not None:
+                world.pool_job = None
         self.call = _spent  # the pool drops the work item once it ran
         return True
 

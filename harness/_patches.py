@@ -12,17 +12,23 @@ every other thread and every moment between schedules sees the originals.
 * ``sqlite3.connect`` (also ``sqlite3.dbapi2.connect``) opens the schedule's
   private database, so aiosqlite's connector, migrations, Alembic and sync
   engines in the body see the same database (``harness.sqlite._layer``).
-* Virtual time: ``time.time``, ``time.monotonic``, ``time.perf_counter`` (and
-  ``_ns`` variants) follow the virtual clock, so code that compares
-  timestamps agrees with ``asyncio.sleep``. ``datetime.now()`` cannot be
-  intercepted: use ``sim.now()`` or ``time.time()``.
+* Virtual time (``harness._clock``): ``time.time``, ``monotonic``,
+  ``perf_counter`` (and ``_ns``), ``localtime``/``gmtime``/``strftime``/
+  ``ctime``/``asctime`` and ``datetime.datetime.now``/``today``/``utcnow``,
+  ``datetime.date.today`` follow the virtual clock (time zone UTC), so code
+  that stores or compares timestamps agrees with ``asyncio.sleep``.
 * The module-level ``random`` is seeded per schedule (its draws become part of
   the schedule); its state is restored afterwards.
-* Escapes raise :class:`EscapeError`: starting a real thread, ``time.sleep``,
-  a real socket connect. ``anyio.to_thread.run_sync`` becomes a simulated pool
-  operation instead of a thread.
-* ``os.urandom`` (behind ``uuid.uuid4`` and ``secrets``) is recorded as a
-  non-determinism suspect, reported if a replay diverges.
+* Escapes raise :class:`EscapeError`: starting a real thread, ``time.sleep``
+  on the loop, a real socket (``connect``, ``sendto``, name resolution), a
+  subprocess (``subprocess``, ``os.system``, ``os.fork``, ``os.posix_spawn``).
+  ``anyio.to_thread.run_sync`` becomes a simulated pool operation instead of
+  a thread, and ``time.sleep`` inside pool work (``to_thread``,
+  ``run_in_executor``) takes that much virtual time, as on a worker thread.
+* What harness cannot control but can see is recorded as a non-determinism
+  suspect, named if a replay diverges: ``os.urandom`` (``uuid.uuid4``),
+  ``random.SystemRandom`` and ``secrets``, an unseeded ``random.Random()``,
+  ``tempfile``'s random names.
 """
 
 from __future__ import annotations
@@ -34,19 +40,26 @@ import random
 import socket
 import sqlite3
 import sqlite3.dbapi2
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._clock import EPOCH, MONOTONIC_BASE, TIME_PATCHES, DatetimeSwap, virtual, virtual_ns
+from ._context import current_world as _current_world
+from ._context import state as _context_state
+from ._errors import HarnessError
 from ._thirdparty import aiosqlite as aiosqlite_compat
 from ._thirdparty import anyio as anyio_compat
+from .sqlite._layer import layer_of
+from .trace import short
+
+_datetimes = DatetimeSwap()
 
 if TYPE_CHECKING:
     from ._world import World
-
-_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: virtual wall-clock time at t = 0
-_MONOTONIC_BASE = 10_000.0
 
 _orig_time = time.time
 _orig_time_ns = time.time_ns
@@ -58,54 +71,30 @@ _orig_sleep = time.sleep
 _orig_thread_start = threading.Thread.start
 _orig_socket_connect = socket.socket.connect
 _orig_urandom = os.urandom
+_orig_random_seed = random.Random.seed
+_orig_tempfile_next = tempfile._RandomNameSequence.__next__  # type: ignore[attr-defined]
 _orig_sqlite_connect: Callable[..., sqlite3.Connection] = _sqlite3.connect
 
 
 _INHERITED = object()  # the patched attribute was inherited: restore by deleting ours
 
 
-class _State:
-    world: World | None = None
-    thread: int = 0
-    depth: int = 0
-    saved: list[tuple[object, str, object]] = []
-    random_state: object = None
-    patch_aiosqlite: bool = True
-
-
-_state = _State()
+_state = _context_state
 
 
 def current_world() -> World | None:
     """The world of the schedule running on this thread, if any."""
-    if _state.world is not None and threading.get_ident() == _state.thread:
-        return _state.world
-    return None
-
-
-def _virtual(orig: Callable[[], float], offset: float) -> Callable[[], float]:
-    def clock() -> float:
-        world = current_world()
-        return orig() if world is None else offset + world.now()
-
-    clock.__name__ = orig.__name__
-    clock.__doc__ = f"harness: virtual inside a simulation, else {orig.__name__}()"
-    return clock
-
-
-def _virtual_ns(orig: Callable[[], int], offset: float) -> Callable[[], int]:
-    def clock() -> int:
-        world = current_world()
-        return orig() if world is None else int((offset + world.now()) * 1e9)
-
-    clock.__name__ = orig.__name__
-    return clock
+    world: World | None = _current_world()
+    return world
 
 
 def _sleep(seconds: float) -> None:
     world = current_world()
     if world is None:
         return _orig_sleep(seconds)
+    if world.pool_job is not None:  # inside to_thread / run_in_executor work: a worker sleeps
+        world.pool_job.delay += max(0.0, float(seconds))
+        return None
     raise world.escape(
         f"time.sleep({seconds!r}) blocks on the wall clock; use 'await asyncio.sleep({seconds!r})'"
     )
@@ -117,8 +106,6 @@ def _thread_start(self: threading.Thread) -> None:
         return _orig_thread_start(self)
     conn = aiosqlite_compat.connection_of_thread(self)
     if conn is not None and _state.patch_aiosqlite:
-        from .sqlite._layer import layer_of
-
         return layer_of(world).start_worker(conn)
     target = getattr(self, "_target", None)
     name = getattr(target, "__qualname__", None) or type(self).__name__
@@ -136,19 +123,60 @@ def _socket_connect(self: socket.socket, address: Any) -> None:
     raise world.escape(f"a real socket connected to {address!r}")
 
 
-def _urandom(size: int) -> bytes:
+def _suspect(what: str) -> None:
     world = current_world()
-    if world is not None and "os.urandom" not in world.suspects:
-        world.suspects.append("os.urandom (behind uuid.uuid4, secrets, tempfile names)")
+    if world is not None and what not in world.suspects:
+        world.suspects.append(what)
+
+
+def _urandom(size: int) -> bytes:
+    _suspect("os.urandom (behind uuid.uuid4)")
     return _orig_urandom(size)
+
+
+def _system_urandom(size: int) -> bytes:
+    _suspect("random.SystemRandom / secrets (draws from the OS)")
+    return _orig_urandom(size)
+
+
+def _seed(self: random.Random, a: Any = None, version: int = 2) -> None:
+    if a is None and current_world() is not None:
+        _suspect("an unseeded random.Random() (seeded from the OS; use sim.random)")
+    _orig_random_seed(self, a, version)
+
+
+def _tempfile_name(self: Any) -> str:
+    _suspect("tempfile's random file names")
+    name: str = _orig_tempfile_next(self)
+    return name
+
+
+def _escaping(what: str, orig: Callable[..., Any]) -> Callable[..., Any]:
+    def escape(*args: Any, **kwargs: Any) -> Any:
+        world = current_world()
+        if world is None:
+            return orig(*args, **kwargs)
+        raise world.escape(what)
+
+    escape.__name__ = getattr(orig, "__name__", "escape")
+    return escape
+
+
+def _escaping_method(what: Callable[[Any], str], orig: Callable[..., Any]) -> Callable[..., Any]:
+    def escape(self: Any, *args: Any, **kwargs: Any) -> Any:
+        world = current_world()
+        if world is None:
+            return orig(self, *args, **kwargs)
+        raise world.escape(what(args))
+
+    escape.__name__ = getattr(orig, "__name__", "escape")
+    return escape
 
 
 def _sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
     world = current_world()
     if world is None:
         return _orig_sqlite_connect(database, *args, **kwargs)
-    from .sqlite._layer import layer_of
-
     connection: sqlite3.Connection = layer_of(world).open_real(database, args, kwargs)
     return connection
 
@@ -157,20 +185,61 @@ def _in_simulation() -> bool:
     return current_world() is not None
 
 
+def _escapes() -> list[tuple[object, str, object]]:
+    """Real I/O a body must not do inside a simulation: each raises EscapeError."""
+    patches: list[tuple[object, str, object]] = []
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+        if hasattr(socket, name):
+            what = f"socket.{name}() (real name resolution)"
+            patches.append((socket, name, _escaping(what, getattr(socket, name))))
+    for name in ("sendto", "sendmsg", "bind", "connect_ex"):
+        orig = getattr(socket.socket, name, None)
+        if orig is not None:
+            patches.append((socket.socket, name, _escaping_method(_socket_use(name), orig)))
+    execute_child = getattr(subprocess.Popen, "_execute_child", None)
+    if execute_child is not None:
+        patches.append(
+            (subprocess.Popen, "_execute_child", _escaping_method(_process, execute_child))
+        )
+    for name in ("system", "fork", "forkpty", "posix_spawn", "posix_spawnp"):
+        if hasattr(os, name):
+            what = f"os.{name}() (a real process)"
+            patches.append((os, name, _escaping(what, getattr(os, name))))
+    return patches
+
+
+def _socket_use(method: str) -> Callable[[tuple[Any, ...]], str]:
+    def describe(args: tuple[Any, ...]) -> str:
+        return f"socket.{method}{short(repr(args), 60)} (a real socket)"
+
+    return describe
+
+
+def _process(args: tuple[Any, ...]) -> str:
+    command = args[0] if args else "?"
+    text = " ".join(map(str, command)) if isinstance(command, list | tuple) else str(command)
+    return f"a subprocess was started ({short(text, 60)})"
+
+
 def _install(patch_aiosqlite: bool) -> None:
     patches: list[tuple[object, str, object]] = [
-        (time, "time", _virtual(_orig_time, _EPOCH)),
-        (time, "time_ns", _virtual_ns(_orig_time_ns, _EPOCH)),
-        (time, "monotonic", _virtual(_orig_monotonic, _MONOTONIC_BASE)),
-        (time, "monotonic_ns", _virtual_ns(_orig_monotonic_ns, _MONOTONIC_BASE)),
-        (time, "perf_counter", _virtual(_orig_perf_counter, _MONOTONIC_BASE)),
-        (time, "perf_counter_ns", _virtual_ns(_orig_perf_counter_ns, _MONOTONIC_BASE)),
+        (time, "time", virtual(_orig_time, EPOCH)),
+        (time, "time_ns", virtual_ns(_orig_time_ns, EPOCH)),
+        (time, "monotonic", virtual(_orig_monotonic, MONOTONIC_BASE)),
+        (time, "monotonic_ns", virtual_ns(_orig_monotonic_ns, MONOTONIC_BASE)),
+        (time, "perf_counter", virtual(_orig_perf_counter, MONOTONIC_BASE)),
+        (time, "perf_counter_ns", virtual_ns(_orig_perf_counter_ns, MONOTONIC_BASE)),
+        *((time, name, function) for name, function in TIME_PATCHES),
         (time, "sleep", _sleep),
         (threading.Thread, "start", _thread_start),
         (socket.socket, "connect", _socket_connect),
         (os, "urandom", _urandom),
+        (random, "_urandom", _system_urandom),
+        (random.Random, "seed", _seed),
+        (tempfile._RandomNameSequence, "__next__", _tempfile_name),  # type: ignore[attr-defined]
         (sqlite3, "connect", _sqlite_connect),
         (sqlite3.dbapi2, "connect", _sqlite_connect),
+        *_escapes(),
     ]
     _state.patch_aiosqlite = patch_aiosqlite
     anyio_patch = anyio_compat.worker_thread_patch(_in_simulation)
@@ -186,9 +255,11 @@ def _install(patch_aiosqlite: bool) -> None:
         setattr(owner, name, replacement)
     _state.saved = saved
     _state.random_state = random.getstate()
+    _datetimes.install()
 
 
 def _uninstall() -> None:
+    _datetimes.uninstall()
     for owner, name, original in reversed(_state.saved):
         if original is _INHERITED:
             delattr(owner, name)
@@ -217,8 +288,6 @@ def controlled(patch_aiosqlite: bool = True) -> Iterator[None]:
 def enter(world: World) -> None:
     """Make ``world`` the running schedule of this thread."""
     if _state.world is not None:
-        from ._errors import HarnessError
-
         raise HarnessError(
             "a simulation is already running on this thread: explore, replay "
             "and check cannot be nested inside a body"
@@ -226,6 +295,7 @@ def enter(world: World) -> None:
     _state.world = world
     _state.thread = threading.get_ident()
     random.seed(world.sim_seed)
+    _datetimes.refresh()  # modules imported since the exploration began
 
 
 def leave() -> None:

@@ -33,13 +33,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _patches
 from ._errors import EscapeError, HarnessError, ScheduleError
 from ._loop import ControlledLoop
+from ._patches import enter, leave
 from ._sim import Sim
 from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
 from .sqlite._layer import layer_of
 from .strategies import Strategy
+from .tokens import Deviation
 from .trace import Event, digest_of, format_timeline
 
 Body = Callable[[Sim], Awaitable[Any]]
@@ -77,6 +78,7 @@ class RunRecord:
     loop_errors: list[str] = field(default_factory=list)
     suspects: list[str] = field(default_factory=list)
     choice_keys: list[ChoiceKey] = field(default_factory=list)  # what each choice took
+    semantic: list[Deviation] = field(default_factory=list)  # the deviations, by meaning
     _digest: str = ""
 
     @property
@@ -90,7 +92,7 @@ class RunRecord:
     @property
     def digest(self) -> str:
         if not self._digest:
-            self._digest = digest_of(self.events, self.decisions)
+            self._digest = digest_of(self.events)
         return self._digest
 
     @property
@@ -108,11 +110,11 @@ def run_schedule(
     world = World(config, strategy, sim_seed, workdir)
     notes: dict[str, Any] = {}
     crashes = 0
-    _patches.enter(world)
+    enter(world)
     try:
         error, notes, crashes = _run_incarnations(world, program)
     finally:
-        _patches.leave()
+        leave()
         layer_of(world).cleanup()
         world.loop = None
     if world.escapes:
@@ -132,6 +134,7 @@ def run_schedule(
         loop_errors=world.loop_errors,
         suspects=world.suspects,
         choice_keys=world.decision_keys,
+        semantic=world.deviations,
     )
 
 

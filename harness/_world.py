@@ -39,10 +39,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
-from ._ops import CallOp, Channel, Op, OpState
+from ._ops import CallOp, Channel, Op, OpState, describe_result
+from ._random import SimRandom
 from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
-from .trace import Event, short
+from .tokens import Deviation
+from .trace import Event, Fields, short
 
 if TYPE_CHECKING:
     from ._loop import ControlledLoop
@@ -102,10 +104,18 @@ class World:
         self.strategy = strategy
         self.sim_seed = sim_seed
         self.workdir = workdir
-        self.random = random.Random(sim_seed)
+        self.random: random.Random = SimRandom(sim_seed, self)
         self.decisions: list[tuple[int, int]] = []
         self.decision_keys: list[ChoiceKey] = []  # what each choice took (see choice_key)
+        self.deviations: list[Deviation] = []  # the non-default decisions, by meaning
         self.events: list[Event] = []
+        # anchors of decisions (see harness.tokens): semantic events so far, and choice
+        # points / task steps since the last one
+        self.semantic_events = 0
+        self.offers = 0
+        self.turns = 0
+        self.actors: dict[asyncio.Task[Any], str] = {}  # task -> its name in timelines
+        self.helpers: set[asyncio.Task[Any]] = set()  # asyncio's own helper tasks (3.11 wait_for)
         b = config.faults
         self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
         self.faults_used: list[str] = []
@@ -116,6 +126,7 @@ class World:
         self.harness_errors: list[HarnessError] = []  # misuse seen even if the body swallowed it
         self.abandoning = False  # a crash is closing the old incarnation's tasks
         self.before_idle: list[Callable[[], bool]] = []  # True: it enabled work, don't jump time
+        self.pool_job: CallOp | None = None  # the to_thread/executor work running now
         self.suspects: list[str] = []
         self.loop_errors: list[str] = []
         self.extensions: dict[str, Any] = {}  # per-schedule state of the sqlite layer and bus
@@ -148,15 +159,26 @@ class World:
         if loop is None or not loop.is_running():
             return "loop"
         task = _current_task(loop)
-        return task.get_name() if task is not None else "loop"
+        if task is None:
+            return "loop"
+        return self.actors.get(task) or task.get_name()
 
     def event(
-        self, actor: str, kind: str, text: str | Callable[[], str], deviation: bool = False
+        self,
+        actor: str,
+        kind: str,
+        text: str | Callable[[], str],
+        deviation: bool = False,
+        fields: Fields | None = None,
     ) -> None:
+        """Record an event; ``fields`` (what happened, as plain values) make it semantic."""
         loop = self.loop
         self.events.append(
-            Event(loop._clock if loop is not None else 0.0, actor, kind, text, deviation)
+            Event(loop._clock if loop is not None else 0.0, actor, kind, text, deviation, fields)
         )
+        if fields is not None:
+            self.semantic_events += 1
+            self.offers = self.turns = 0
 
     # --------------------------------------------------------------- process
     def new_process(self, loop: ControlledLoop) -> None:
@@ -189,21 +211,17 @@ class World:
         """Queue ``op`` on its channel (called on the loop, by the submitting task)."""
         self._next_id += 1
         op.id = self._next_id
-        loop = self.loop
-        task = _current_task(loop) if loop is not None and loop.is_running() else None
-        op.submitter = submitter = task.get_name() if task is not None else "loop"
+        op.submitter = submitter = self.current_actor()
         channel = op.channel
         channel.submitted += 1
         op.ordinal = channel.submitted
         channel.ops.append(op)
         name = channel.name
-        self.events.append(
-            Event(
-                loop._clock if loop is not None else 0.0,
-                submitter,
-                "submit",
-                lambda: f"{name}: {op.label}",
-            )
+        self.event(
+            submitter,
+            "submit",
+            lambda: f"{name}: {op.label}",
+            fields=(name, op.ordinal, op.signature()),
         )
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next
@@ -246,9 +264,26 @@ class World:
             return
         op.state = OpState.PENDING
         op.channel.blocked = None
-        self.event(op.channel.name, "wake", lambda: f"{short(op.label, 50)} ({reason})")
+        self.event(
+            op.channel.name,
+            "wake",
+            lambda: f"{short(op.label, 50)} ({reason})",
+            fields=(op.ordinal,),
+        )
         # re-enable at the end of the enable order: it is "new" work for the scheduler
         self._enabled.pop(op.id, None)
+        self.refresh(op.channel)
+
+    def _wake_sleeper(self, op: Op) -> None:
+        if op.state is not OpState.SLEEPING:
+            return
+        op.state = OpState.EXECUTED
+        self.event(
+            op.channel.name,
+            "woke",
+            lambda: f"{short(op.label, 50)} finished sleeping",
+            fields=(op.ordinal,),
+        )
         self.refresh(op.channel)
 
     def _on_deadline(self, op: Op) -> None:
@@ -289,8 +324,11 @@ class World:
         if count == 1:
             index = 0
         else:
+            anchor = (self.semantic_events, self.offers, self.turns)
             try:
-                index = self.strategy.choose(ChoicePoint(len(self.decisions), alts, not ready))
+                index = self.strategy.choose(
+                    ChoicePoint(len(self.decisions), alts, not ready, anchor)
+                )
             except HarnessError:
                 raise
             except Exception as exc:  # never reported as the body's failure
@@ -304,13 +342,22 @@ class World:
                     f"strategy {self.strategy!r} chose {index!r} among {count} alternatives"
                 )
             self.decisions.append((index, count))
-            self.decision_keys.append(choice_key(alts[index]))
+            key = choice_key(alts[index])
+            self.decision_keys.append(key)
+            self.offers += 1
+            if index:
+                self.record_deviation(anchor, key)
         alt = alts[index]
         if alt.kind is Kind.RUN:
             return True
         self.count_step()
         self._perform(alt, index != 0)
         return False
+
+    def record_deviation(self, anchor: tuple[int, int, int], key: ChoiceKey) -> None:
+        kind, target, ordinal, fault = key
+        event, offer, turn = anchor
+        self.deviations.append(Deviation(event, offer, turn, kind, target, ordinal, fault))
 
     def _update_faulty(self) -> None:
         left = self.faults_left
@@ -403,6 +450,7 @@ class World:
                 "crash",
                 lambda: f"process crashes at {short(target.label, 50)} ({where})",
                 deviation,
+                fields=(target.ordinal, alt.fault),
             )
             raise Crash(target, after)
         else:  # pragma: no cover - RUN is handled by step()
@@ -411,7 +459,7 @@ class World:
     def _notify(self, delivery: Delivery, deviation: bool) -> None:
         del self._enabled[delivery.id]
         self._version += 1
-        self.event(delivery.shown, "recv", delivery.label, deviation)
+        self.event(delivery.shown, "recv", delivery.label, deviation, fields=(delivery.ordinal,))
         delivery.apply()
 
     def _execute(self, op: Op, fault: str | None, deviation: bool) -> None:
@@ -434,18 +482,24 @@ class World:
                     f"until {until:.3f}s (busy_timeout)"
                 ),
                 deviation,
+                fields=(op.ordinal, until),
             )
         else:
             op.state = OpState.EXECUTED
             if op.deadline_handle is not None:
                 op.deadline_handle.cancel()
                 op.deadline_handle = None
-            outcome = op.outcome()
+            delay = getattr(op, "delay", 0.0)
+            if delay > 0 and self.loop is not None:  # the work slept: its result comes later
+                op.state = OpState.SLEEPING
+                self.loop.call_at(self.loop.time() + delay, self._wake_sleeper, op)
+            outcome = op.outcome_key()
             self.event(
                 channel.name,
                 "fault" if fault else "exec",
-                lambda: f"{op.label} -> {outcome}",
+                lambda: f"{op.label} -> {describe_result(outcome)}",
                 deviation,
+                fields=(op.ordinal, fault, outcome),
             )
         if channel.serial and channel.blocked is None:
             enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered
@@ -489,6 +543,7 @@ class World:
                 + (" (dropped: the awaiting task was cancelled)" if dropped else "")
             ),
             deviation,
+            fields=(op.ordinal, submitter, dropped),
         )
 
     # ------------------------------------------------------------- reports

@@ -47,8 +47,8 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
     import shutil
     import tempfile
 
-    from . import _patches
     from ._loop import ControlledLoop
+    from ._patches import controlled, enter, leave
     from ._world import RunConfig, World
     from .sqlite._database import default_workroot
     from .sqlite._layer import layer_of
@@ -60,20 +60,20 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
         def __init__(self, mode: str, seed: int) -> None:
             strategy = Replay((), seed=seed, strict=False)
             strategy.begin(seed)
-            self._control = _patches.controlled(True)
+            self._control = controlled(True)
             self._control.__enter__()
             self._workdir = tempfile.mkdtemp(prefix="harness-", dir=default_workroot())
             world = World(RunConfig(mode=mode), strategy, seed, self._workdir)
             super().__init__(world)
             world.new_process(self)
-            _patches.enter(world)
+            enter(world)
             self._open = True
 
         def close(self) -> None:
             super().close()
             if self._open:
                 self._open = False
-                _patches.leave()
+                leave()
                 layer_of(self._world).cleanup()
                 self._world.loop = None
                 self._control.__exit__(None, None, None)

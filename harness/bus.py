@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._world import Delivery, World
+from .sqlite._worker import worker_of
 from .trace import short
 
 if TYPE_CHECKING:
@@ -127,8 +128,6 @@ class Bus:
         sender = world.current_actor()
         text = f"{channel}: {short(repr(payload), 48)}"
         if conn is not None:
-            from .sqlite._worker import worker_of
-
             worker = worker_of(conn)
             if worker is None or worker.world is not world:
                 raise TypeError(

@@ -57,8 +57,10 @@ from hypothesis import strategies as st
 
 from ._errors import HarnessError, InterleavingError
 from ._excerpt import failure_report
-from ._explore import Run, Session
+from ._explore import Run
 from ._run import Body, Program, RunRecord
+from ._session import Session
+from ._world import RunConfig
 from .faults import Faults
 from .shrink import shrink_schedule
 from .strategies import ChoicePoint, Decision
@@ -134,7 +136,6 @@ def run_schedule(
     with ``harness.replay(body, token)``), ``.timeline`` and ``.error``.
     """
     __tracebackhide__ = True  # pytest: the report is the message, not this function
-    from ._world import RunConfig
 
     if faults is not None and not isinstance(faults, Faults):
         raise TypeError(f"faults must be a harness.Faults, not {faults!r}")

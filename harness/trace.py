@@ -1,41 +1,46 @@
-"""Events, the timeline, the trace digest and replay tokens.
+"""Events, the timeline and the trace digest.
 
-A schedule is fully described by plain data: the ``sim.random`` seed, the
-configuration (mode, fault budget, optional scenario label) and the list of
-choices taken at choice points. A *token* is that data, versioned and encoded
-URL-safe: ``h1.<base64url>``. The events recorded while the schedule runs
-give the *timeline* (for people) and the *trace digest* (for machines).
+The events recorded while a schedule runs give the *timeline* (for people)
+and the *trace digest* (for machines). Each event has human text (the
+timeline's wording, free to change between releases) and, when it is a
+*semantic* event, a tuple of fields — what happened, in plain values:
+actors, SQL and parameters, outcomes, virtual time. Only those fields are
+hashed into the digest (:func:`digest_of`), so rewording the timeline never
+changes a digest, and a digest is equal across processes, ``PYTHONHASHSEED``
+and the Python versions harness supports whenever the body does the same
+thing. Replay tokens (the schedule as data) live in :mod:`harness.tokens`;
+their names are re-exported here.
 
 Invariants:
 
-* the digest depends only on what happened (event kinds, actors, SQL text,
-  outcomes, virtual times, choices) — never on object ids, wall-clock time or
-  ``PYTHONHASHSEED``, so it is equal across processes;
-* ``decode_token(encode_token(p)) == p`` for every payload; a token that was
-  cut, edited or comes from an unknown version raises :class:`TokenError`
-  with a one-line message.
+* the digest depends only on semantic fields and virtual times — never on
+  object ids, memory addresses, thread ids, wall-clock time or hash order
+  (:func:`scrub` removes addresses and thread ids from any text it includes);
+* the timeline text of an event is a function of the run alone, so a replay
+  prints the same timeline in every process.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import zlib
+import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
-from ._errors import TokenError
-from .faults import Faults
+from .tokens import FORMAT as FORMAT
+from .tokens import TOKEN_PREFIX as TOKEN_PREFIX
+from .tokens import Deviation as Deviation
+from .tokens import Schedule as Schedule
+from .tokens import decode_token as decode_token
+from .tokens import encode_token as encode_token
 
-TOKEN_PREFIX = "h1."
-_FLAG_PARALLEL = 1
-_FLAG_FAULTS = 2
-_FLAG_LABEL = 4
-_FLAG_CHAOS = 8
-_FLAG_ZLIB = 16
-_CHECK_BYTES = 3
-_DIGEST_BYTES = 4
+Fields = tuple[object, ...]
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
+_THREAD = re.compile(r"thread id \d+")
+
+
+def scrub(text: str) -> str:
+    """Remove what differs between processes (addresses, thread ids) from ``text``."""
+    return _THREAD.sub("thread id ?", _ADDRESS.sub("0x?", text))
 
 
 class Event:
@@ -48,7 +53,7 @@ class Event:
     ``fault``, ``crash``, ``recover``, ``end``.
     """
 
-    __slots__ = ("_text", "actor", "deviation", "kind", "time")
+    __slots__ = ("_text", "actor", "deviation", "fields", "kind", "time")
 
     def __init__(
         self,
@@ -57,12 +62,14 @@ class Event:
         kind: str,
         text: str | Callable[[], str],
         deviation: bool = False,
+        fields: Fields | None = None,
     ) -> None:
         self.time = time
         self.actor = actor
         self.kind = kind
         self._text = text  # formatted on first use: most schedules are never printed
         self.deviation = deviation
+        self.fields = fields  # None: for people only (not hashed, not an anchor)
 
     @property
     def text(self) -> str:
@@ -71,9 +78,15 @@ class Event:
             text = self._text = text()
         return text
 
+    @property
+    def semantic(self) -> bool:
+        return self.fields is not None
+
     def key(self) -> str:
-        """The canonical form hashed into the digest."""
-        return f"{self.time!r}|{self.actor}|{self.kind}|{self.text}|{int(self.deviation)}"
+        """The canonical form hashed into the digest ("" for an event for people only)."""
+        if self.fields is None:
+            return ""
+        return repr((self.time, self.actor, self.kind, *self.fields))
 
     def __repr__(self) -> str:
         return f"Event({self.time!r}, {self.actor!r}, {self.kind!r}, {self.text!r})"
@@ -107,190 +120,25 @@ def format_timeline(events: Sequence[Event], *, only: Iterable[int] | None = Non
     return "\n".join([header, *lines])
 
 
-def digest_of(events: Sequence[Event], decisions: Sequence[tuple[int, int]]) -> str:
-    """A stable hex digest of a run (see the module invariants)."""
+def digest_of(events: Sequence[Event]) -> str:
+    """A stable hex digest of a run's semantic events (see the module invariants)."""
     h = hashlib.blake2b(digest_size=16)
     for e in events:
-        h.update(e.key().encode("utf-8", "backslashreplace"))
-        h.update(b"\n")
-    h.update(repr(list(decisions)).encode())
+        if e.fields is not None:
+            h.update(e.key().encode("utf-8", "backslashreplace"))
+            h.update(b"\n")
     return h.hexdigest()
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """Everything needed to replay one schedule (the payload of a token)."""
-
-    seed: int
-    choices: tuple[int, ...]
-    mode: str = "fifo"
-    faults: Faults = field(default_factory=Faults)
-    label: str = ""
-    chaos: bool = False
-    digest: str = ""  # hex prefix of the recorded trace digest ("" when unknown)
-
-    @property
-    def deviations(self) -> int:
-        return sum(1 for c in self.choices if c)
-
-
-def _varint(n: int, out: bytearray) -> None:
-    if n < 0:
-        raise ValueError("varint must be non-negative")
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def varint(self) -> int:
-        shift = result = 0
-        while True:
-            if self.pos >= len(self.data):
-                raise TokenError("replay token is truncated")
-            b = self.data[self.pos]
-            self.pos += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-            if shift > 70:
-                raise TokenError("replay token is corrupt (bad number)")
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise TokenError("replay token is truncated")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-
-def _encode_choices(choices: Sequence[int]) -> bytes:
-    out = bytearray()
-    nonzero = [(i, c) for i, c in enumerate(choices) if c]
-    _varint(len(choices), out)
-    _varint(len(nonzero), out)
-    last = -1
-    for i, c in nonzero:
-        _varint(i - last - 1, out)
-        _varint(c - 1, out)
-        last = i
-    return bytes(out)
-
-
-def _decode_choices(r: _Reader) -> tuple[int, ...]:
-    total = r.varint()
-    count = r.varint()
-    if total > 10_000_000 or count > total:
-        raise TokenError("replay token is corrupt (impossible schedule length)")
-    choices = [0] * total
-    pos = -1
-    for _ in range(count):
-        pos += r.varint() + 1
-        if pos >= total:
-            raise TokenError("replay token is corrupt (choice beyond schedule end)")
-        choices[pos] = r.varint() + 1
-    return tuple(choices)
-
-
-def encode_token(s: Schedule) -> str:
-    """Encode a schedule as ``h1.<base64url>`` (no padding, no spaces)."""
-    flags = 0
-    body = bytearray()
-    _varint(s.seed, body)
-    if s.mode == "parallel":
-        flags |= _FLAG_PARALLEL
-    elif s.mode != "fifo":
-        raise ValueError(f"unknown mode {s.mode!r}")
-    if s.faults:
-        flags |= _FLAG_FAULTS
-        for n in (s.faults.busy, s.faults.ioerror, s.faults.full, s.faults.crash):
-            _varint(n, body)
-    if s.label:
-        flags |= _FLAG_LABEL
-        raw = s.label.encode()
-        _varint(len(raw), body)
-        body += raw
-    if s.chaos:
-        flags |= _FLAG_CHAOS
-    choices = _encode_choices(s.choices)
-    packed = zlib.compress(choices, 9)
-    if len(packed) + 1 < len(choices):
-        flags |= _FLAG_ZLIB
-        _varint(len(packed), body)
-        body += packed
-    else:
-        body += choices
-    digest = bytes.fromhex(s.digest[: _DIGEST_BYTES * 2]) if s.digest else b""
-    body += digest.ljust(_DIGEST_BYTES, b"\0")
-    payload = bytes([flags]) + bytes(body)
-    check = hashlib.blake2b(payload, digest_size=_CHECK_BYTES).digest()
-    return TOKEN_PREFIX + base64.urlsafe_b64encode(payload + check).decode().rstrip("=")
-
-
-def decode_token(token: object) -> Schedule:
-    """Decode a token; raise :class:`TokenError` (one line) if it is not a valid one."""
-    if not isinstance(token, str):
-        raise TokenError(f"replay token must be a string, not {type(token).__name__}")
-    token = token.strip()
-    if not token.startswith("h") or "." not in token:
-        raise TokenError(f"not a harness replay token: {token[:40]!r}")
-    version, _, data = token.partition(".")
-    if version + "." != TOKEN_PREFIX:
-        raise TokenError(f"unsupported replay token version {version!r} (this harness reads h1)")
-    try:
-        raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    except (binascii.Error, ValueError):
-        raise TokenError("replay token is corrupt (not base64url)") from None
-    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != data:
-        raise TokenError("replay token is corrupt (not canonical base64url)")
-    if len(raw) < 1 + _DIGEST_BYTES + _CHECK_BYTES:
-        raise TokenError("replay token is truncated")
-    payload, check = raw[:-_CHECK_BYTES], raw[-_CHECK_BYTES:]
-    if hashlib.blake2b(payload, digest_size=_CHECK_BYTES).digest() != check:
-        raise TokenError("replay token is corrupt (checksum mismatch)")
-    flags = payload[0]
-    r = _Reader(payload[1:])
-    seed = r.varint()
-    mode = "parallel" if flags & _FLAG_PARALLEL else "fifo"
-    faults = Faults()
-    if flags & _FLAG_FAULTS:
-        faults = Faults(busy=r.varint(), ioerror=r.varint(), full=r.varint(), crash=r.varint())
-    label = ""
-    if flags & _FLAG_LABEL:
-        try:
-            label = r.take(r.varint()).decode()
-        except UnicodeDecodeError:
-            raise TokenError("replay token is corrupt (label)") from None
-    if flags & _FLAG_ZLIB:
-        try:
-            inner = zlib.decompress(r.take(r.varint()))
-        except zlib.error:
-            raise TokenError("replay token is corrupt (choices)") from None
-        choices = _decode_choices(_Reader(inner))
-    else:
-        choices = _decode_choices(r)
-    digest = r.take(_DIGEST_BYTES).hex()
-    if r.pos != len(r.data):
-        raise TokenError("replay token is corrupt (trailing data)")
-    return Schedule(
-        seed=seed,
-        choices=choices,
-        mode=mode,
-        faults=faults,
-        label=label,
-        chaos=bool(flags & _FLAG_CHAOS),
-        digest="" if digest == "0" * (_DIGEST_BYTES * 2) else digest,
-    )
+def first_difference(a: Sequence[Event], b: Sequence[Event]) -> tuple[int, int]:
+    """Indices (into ``a`` and ``b``) of the first semantic events that differ."""
+    sa = [i for i, e in enumerate(a) if e.fields is not None]
+    sb = [i for i, e in enumerate(b) if e.fields is not None]
+    for n in range(min(len(sa), len(sb))):
+        if a[sa[n]].key() != b[sb[n]].key():
+            return sa[n], sb[n]
+    n = min(len(sa), len(sb))
+    return (sa[n] if n < len(sa) else len(a)), (sb[n] if n < len(sb) else len(b))
 
 
 def short(text: str, limit: int) -> str:

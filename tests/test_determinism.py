@@ -78,7 +78,7 @@ def test_check_raises_interleaving_error_with_token_and_timeline() -> None:
         harness.check(lww_two_tasks, mode="parallel", schedules=200)
     error = info.value
     assert isinstance(error, AssertionError)
-    assert error.token.startswith("h1.") and error.token in str(error)
+    assert error.token.startswith("h2.") and error.token in str(error)
     assert "INSERT OR REPLACE" in error.timeline and "deviation" in error.timeline
     assert isinstance(error.error, AssertionError)
     assert harness.check(lww_two_tasks, mode="fifo", schedules=50).schedules_run == 50

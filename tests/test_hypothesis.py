@@ -132,7 +132,7 @@ def test_a_draw_that_stops_the_example_abandons_the_schedule_cleanly() -> None:
         run_schedule(data, lww_two_tasks, mode="parallel")
     assert data.draws == 4
     run = run_schedule(_ScriptedData(stop_at=10_000), lww_two_tasks, mode="parallel")
-    assert run.error is None and run.token.startswith("h1.")
+    assert run.error is None and run.token.startswith("h2.")
 
 
 def test_one_strategy_object_runs_one_schedule() -> None:

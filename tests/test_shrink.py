@@ -10,8 +10,8 @@ import pytest
 
 import harness
 from harness._excerpt import excerpt, kept_steps
-from harness._explore import Session
 from harness._run import Program, RunRecord
+from harness._session import Session
 from harness._world import RunConfig
 from harness.shrink import _one_deviation, order_key, same_failure, shrink_schedule
 from harness.trace import Event, decode_token
@@ -67,7 +67,7 @@ def _shrink(body, token: str, **kwargs) -> Shrunk:
             ran.append(tuple(choices))
             return session.replay(Program(body), choices, schedule.seed, strict=False)
 
-        failing = session.replay(Program(body), schedule.choices, schedule.seed)
+        failing = session.replay_steps(Program(body), schedule.steps, schedule.seed)
         best = shrink_schedule(run, failing, **kwargs)
         # the shrunk schedule replays strictly (what a token promises)
         again = session.confirm(Program(body), best)

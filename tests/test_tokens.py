@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import harness
+from harness.tokens import KINDS, Deviation
 from harness.trace import Schedule, decode_token, encode_token
 from tests.bodies import lww_two_tasks
 
@@ -24,7 +25,7 @@ def _failure() -> harness.Failure:
 
 def test_failure_token_replays_to_the_same_digest_and_error() -> None:
     failure = _failure()
-    assert re.fullmatch(r"h1\.[A-Za-z0-9_-]+", failure.token)
+    assert re.fullmatch(r"h2\.[A-Za-z0-9_-]+", failure.token)
     for _ in range(2):
         run = harness.replay(lww_two_tasks, failure.token)
         assert type(run.error) is type(failure.error)
@@ -47,28 +48,65 @@ def test_token_replays_identically_in_another_process(hashseed: str) -> None:
     assert out == [failure.trace_digest, "AssertionError"]
 
 
+def _random_steps(rng, count: int) -> tuple[Deviation, ...]:
+    steps = []
+    event = 0
+    for _ in range(count):
+        event += rng.randrange(0, 40)
+        kind = rng.choice(KINDS)
+        fault = {"fault": rng.choice(["busy", "ioerror", "full"]), "crash": "exec"}.get(kind)
+        target = rng.choice(["app.db#1", "app.db#2", "sub:chat#1", "pool", "loop"])
+        steps.append(
+            Deviation(
+                event, rng.randrange(5), rng.randrange(3), kind, target, rng.randrange(1, 30), fault
+            )
+        )
+    return tuple(steps)
+
+
 def test_tokens_roundtrip_and_stay_short() -> None:
     import random
 
     rng = random.Random(0)
     for _ in range(200):
-        choices = tuple(rng.choice([0, 0, 0, 1, 2, 3]) for _ in range(rng.randrange(0, 100)))
         s = Schedule(
             seed=rng.randrange(2**31),
-            choices=choices,
             mode=rng.choice(["fifo", "parallel"]),
             faults=harness.Faults(busy=rng.randrange(3), full=1, crash=rng.randrange(2)),
             label=rng.choice(["", "metadata-lww/original"]),
             digest="0123abcd",
+            steps=_random_steps(rng, rng.randrange(0, 9)),
+            harness=(0, 2, rng.randrange(9)),
+            python=(3, rng.choice([11, 12, 13])),
         )
         token = encode_token(s)
+        assert token.startswith("h2.")
         assert decode_token(token) == s
         assert len(token) < 200
 
 
-def test_a_hundred_mostly_default_decisions_fit_well_under_200_characters() -> None:
-    choices = tuple(1 if i % 7 == 0 else 0 for i in range(100))
-    assert len(encode_token(Schedule(seed=2**31 - 1, choices=choices))) < 80
+def test_format_1_schedules_still_roundtrip() -> None:
+    import random
+
+    rng = random.Random(1)
+    for _ in range(100):
+        choices = tuple(rng.choice([0, 0, 0, 1, 2, 3]) for _ in range(rng.randrange(0, 100)))
+        s = Schedule(
+            seed=rng.randrange(2**31),
+            choices=choices,
+            format=1,
+            harness=(0, 1, 0),
+            label=rng.choice(["", "flush-cursor/original"]),
+            digest="0123abcd",
+        )
+        token = encode_token(s)
+        assert token.startswith("h1.") and decode_token(token) == s
+
+
+def test_a_few_deviations_make_a_short_token() -> None:
+    steps = _random_steps(__import__("random").Random(2), 3)
+    s = Schedule(seed=2**31 - 1, steps=steps, harness=(0, 2, 0), python=(3, 11))
+    assert len(encode_token(s)) < 100
 
 
 @pytest.mark.parametrize(
@@ -99,7 +137,7 @@ def test_flipping_any_character_is_detected() -> None:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     for i in range(len(body)):
         other = alphabet[(alphabet.index(body[i]) + 1) % len(alphabet)]
-        bad = "h1." + body[:i] + other + body[i + 1 :]
+        bad = "h2." + body[:i] + other + body[i + 1 :]
         with pytest.raises(harness.TokenError):
             decode_token(bad)
 

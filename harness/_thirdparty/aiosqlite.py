@@ -95,19 +95,23 @@ def connection_of_thread(thread: threading.Thread) -> Any | None:
     return None
 
 
-def stop_sentinel() -> object:
-    """aiosqlite's ``_STOP_RUNNING_SENTINEL`` (a fresh object where the version has none)."""
-    core = _core()
-    sentinel = getattr(core, "_STOP_RUNNING_SENTINEL", None) if core is not None else None
-    return sentinel if sentinel is not None else _NO_SENTINEL
+def stop_sentinel_of(conn: Any) -> object:
+    """The ``_STOP_RUNNING_SENTINEL`` of the aiosqlite copy that defined ``conn``'s class.
+
+    Taken from the class's own module globals, not from ``sys.modules``: after a
+    ``sys.modules`` restore, a connection may come from an aiosqlite that is no
+    longer the one importable by name (0.19 has no sentinel: a fresh object).
+    """
+    for klass in type(conn).__mro__:
+        init = klass.__dict__.get("__init__")
+        module_globals = getattr(init, "__globals__", None)
+        if module_globals is not None and module_globals.get("__name__") == _CORE:
+            return module_globals.get("_STOP_RUNNING_SENTINEL", _NO_SENTINEL)
+    return _NO_SENTINEL
 
 
-_NO_SENTINEL = object()
-
-
-def stops_when_idle(conn: Any) -> bool:
-    """0.19: the worker exits once ``_running`` is false and its queue is empty."""
-    return stop_sentinel() is _NO_SENTINEL and not getattr(conn, "_running", True)
+NO_SENTINEL = _NO_SENTINEL = object()
+"""What :func:`stop_sentinel_of` returns for 0.19, which stops its worker when idle."""
 
 
 def connector_of(conn: Any) -> Any:

@@ -27,11 +27,10 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._errors import HarnessError
 from .._thirdparty import aiosqlite as compat
 from ._database import Database, Databases
 from ._real import RealConnection
-from ._worker import JobQueue, Worker, sweep_graveyard
+from ._worker import JobQueue, Worker, sweep_graveyard, worker_of
 
 if TYPE_CHECKING:
     from .._world import World
@@ -168,8 +167,6 @@ class SqliteLayer:
         return real
 
     def real_of(self, conn: Any) -> RealConnection | None:
-        from ._worker import worker_of
-
         worker = worker_of(conn)
         return worker.real if worker is not None else None
 
@@ -195,6 +192,4 @@ def layer_of(world: World) -> SqliteLayer:
     layer = world.extensions.get("sqlite")
     if layer is None:
         layer = world.extensions["sqlite"] = SqliteLayer(world)
-    if not isinstance(layer, SqliteLayer):  # pragma: no cover - a programming error
-        raise HarnessError("harness: the world's sqlite layer is of the wrong type")
     return layer

@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from . import _capi
+from ._capi import Hooks, thread_slot
 from ._database import Database
 
 if TYPE_CHECKING:
@@ -81,13 +81,13 @@ class RealConnection:
         self.real: sqlite3.Connection | None = real
         self.db = db
         self.timeout_ms = timeout_ms
-        self.hooks: _capi.Hooks | None = _capi.Hooks(real, key)
+        self.hooks: Hooks | None = Hooks(real, key)
         self.memory_journal = False
         self.tracked: dict[str, tuple[Any, ...]] = {}  # user hooks: method -> its arguments
         self.transaction_task: str | None = None
         """The task whose statement opened the current transaction (None outside one)."""
         self.pending_notifies: list[PendingNotify] = []
-        self.thread_slot = _capi.thread_slot(real)
+        self.thread_slot = thread_slot(real)
         self.owner_thread = threading.get_ident()
         self.sync = False  # opened by the body itself, not by an aiosqlite worker
 

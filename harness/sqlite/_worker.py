@@ -42,13 +42,13 @@ import weakref
 from collections.abc import Callable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
 
+from .._context import current_world
 from .._errors import HarnessError
 from .._ops import Channel, Op, OpState
-from .._patches import current_world
 from .._thirdparty import aiosqlite as compat
 from ..faults import fault_error
 from ..trace import short
-from . import _capi
+from ._capi import TXN_NONE, TXN_WRITE, HookState
 from ._classify import NOT_SQL, Statement, classify
 from ._database import Database
 from ._real import RealConnection
@@ -156,7 +156,7 @@ class JobOp(Op):
         self.rows: _Rows | None = None
         self.connects = self.closes = self.stops = False
         future: Any = None
-        if item is compat.stop_sentinel():  # 0.20-0.21: the sentinel item stops the worker
+        if item is worker.sentinel:  # 0.20-0.21: the sentinel item stops the worker
             function: Any = None
             self.stops = True
         else:
@@ -197,10 +197,10 @@ class JobOp(Op):
         self.method = method
         self.stmt = stmt
 
-    def outcome(self) -> str:
-        if self.value is compat.stop_sentinel():
-            return "stopped"
-        return super().outcome()
+    def outcome_key(self) -> tuple[object, ...]:
+        if self.stops or self.value is self.worker.sentinel:
+            return ("stopped",)
+        return super().outcome_key()
 
     def describe_call(self) -> str:
         if self.fn is None and not self.stops:
@@ -216,12 +216,12 @@ class JobOp(Op):
         stmt = self.stmt
         state = rc.hooks.txn_state()
         if stmt.commit:
-            if state != _capi.TXN_WRITE:
+            if state != TXN_WRITE:
                 return ()
             return ("ioerror", "full") if rc.db.wal else ("busy", "ioerror", "full")
         if stmt.write:
-            return ("ioerror", "full") if state == _capi.TXN_WRITE else ("busy", "ioerror", "full")
-        if stmt.begin_lock and state == _capi.TXN_NONE and not rc.real.in_transaction:
+            return ("ioerror", "full") if state == TXN_WRITE else ("busy", "ioerror", "full")
+        if stmt.begin_lock and state == TXN_NONE and not rc.real.in_transaction:
             return ("busy",)
         return ()
 
@@ -323,7 +323,7 @@ class JobOp(Op):
             db.waiters.remove(self)
         self._settle(rc, state, was_open)
         if watch and db is not None:
-            after = hooks.txn_state() if rc.hooks is not None else _capi.TXN_NONE
+            after = hooks.txn_state() if rc.hooks is not None else TXN_NONE
             if after < before:
                 self.worker.layer.wake_waiters(db, self.worker.name)
         return True
@@ -345,7 +345,7 @@ class JobOp(Op):
                     worker.layer.wake_waiters(db, worker.name)
         worker.after_job(self)
 
-    def _settle(self, rc: RealConnection, state: _capi.HookState, was_open: bool) -> None:
+    def _settle(self, rc: RealConnection, state: HookState, was_open: bool) -> None:
         """After the call: did a transaction end, how, and which task holds the next one.
 
         The hooks say that SQLite committed or rolled back *something*; only a
@@ -365,7 +365,7 @@ class JobOp(Op):
             rc.transaction_task = None
 
     def _should_wait(
-        self, exc: sqlite3.OperationalError, state: _capi.HookState, rc: RealConnection
+        self, exc: sqlite3.OperationalError, state: HookState, rc: RealConnection
     ) -> bool:
         """SQLite consulted the busy handler for this SQLITE_BUSY: wait in virtual time.
 
@@ -474,6 +474,7 @@ class Worker:
         self.channel = Channel(name, serial=self.world.config.mode == "fifo")
         self._conn = weakref.ref(conn)  # the queue must not keep the connection alive
         self.connector = compat.connector_of(conn)
+        self.sentinel = compat.stop_sentinel_of(conn)
         database = compat.database_of(self.connector)
         self.is_file = database not in (None, ":memory:", "") or bool(
             database and database.startswith("file:")
@@ -495,7 +496,7 @@ class Worker:
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:
         world = current_world()
-        if self.dead and _stops(item):
+        if self.dead and _stops(item, self.sentinel):
             return  # stopping a thread that is gone (aiosqlite's __del__): nothing to do
         if world is not self.world:
             raise self._stale(world, "an earlier schedule")
@@ -542,10 +543,12 @@ class Worker:
 
     def after_job(self, op: JobOp) -> None:
         """Does the worker thread end after this job? (see ``harness._thirdparty.aiosqlite``)"""
-        if op.stops or op.value is compat.stop_sentinel():
+        if op.stops or op.value is self.sentinel:
             self.stop()
-        elif len(self.channel.ops) <= 1 and compat.stops_when_idle(self.connection()):
-            self.stop()  # 0.19: not running, and nothing else queued
+        elif len(self.channel.ops) <= 1 and self.sentinel is compat.NO_SENTINEL:
+            conn = self.connection()
+            if conn is not None and not getattr(conn, "_running", True):
+                self.stop()  # 0.19: not running, and nothing else queued
 
     def database(self) -> Database | None:
         return self.real.db if self.real is not None else None
@@ -605,8 +608,8 @@ sweep_graveyard = _graveyard.sweep
 atexit.register(_graveyard.release_all)
 
 
-def _stops(item: Any) -> bool:
-    if item is compat.stop_sentinel():
+def _stops(item: Any, sentinel: object) -> bool:
+    if item is sentinel:
         return True
     return isinstance(item, tuple) and len(item) == 2 and compat.is_stop_job(item[1])
 

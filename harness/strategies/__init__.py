@@ -12,6 +12,7 @@ from .exhaustive import Exhaustive
 from .pct import PCT
 from .random import Random
 from .replay import Replay
+from .semantic import SemanticReplay
 
 __all__ = (
     "ORDINARY",
@@ -23,6 +24,7 @@ __all__ = (
     "Kind",
     "Random",
     "Replay",
+    "SemanticReplay",
     "Strategy",
     "by_name",
 )

@@ -69,15 +69,24 @@ class ChoicePoint:
 
     ``index`` counts choice points from 0 within one schedule (across a crash
     and its recovery). ``idle`` is true when no callback is ready, so the loop
-    would block in the real world.
+    would block in the real world. ``anchor`` locates the point by meaning:
+    ``(semantic events so far, choice points since the last one, task steps
+    since the last one)`` — what a semantic token records (``harness.tokens``).
     """
 
-    __slots__ = ("alternatives", "idle", "index")
+    __slots__ = ("alternatives", "anchor", "idle", "index")
 
-    def __init__(self, index: int, alternatives: Sequence[Alternative], idle: bool) -> None:
+    def __init__(
+        self,
+        index: int,
+        alternatives: Sequence[Alternative],
+        idle: bool,
+        anchor: tuple[int, int, int] = (0, 0, 0),
+    ) -> None:
         self.index = index
         self.alternatives = alternatives
         self.idle = idle
+        self.anchor = anchor
 
 
 Decision = tuple[int, int]

@@ -1,0 +1,78 @@
+"""CPython's asyncio internals that the controlled loop relies on (3.11 to 3.13).
+
+=======  ========================================================================
+Python   what differs, and what harness does about it
+=======  ========================================================================
+3.11     ``asyncio.wait_for(coro, t)`` wraps ``coro`` in a helper Task (created in
+         ``asyncio.tasks.wait_for``); 3.12 runs it inline under ``timeout()``. The
+         helper is named after the task it serves and is not counted as a task of
+         its own, so names and semantic events agree across versions.
+3.12+    ``loop.set_task_factory(asyncio.eager_task_factory)``: a task's first step
+         runs inside ``create_task``; the factory takes ``name=``/``context=``, so
+         the name is set before that step runs.
+all      A ready handle whose callback is a task step has the Task as the
+         callback's ``__self__`` (``TaskStepMethWrapper``, ``task_wakeup``, or the
+         pure-Python ``Task.__step``/``__wakeup`` bound methods).
+         ``BaseEventLoop`` keeps ``_ready`` (a deque of handles), ``_scheduled``
+         (a heap of ``TimerHandle``), ``_timer_cancelled_count``, ``_stopping``,
+         ``_thread_id``, ``_task_factory`` and ``_asyncgens``; ``_run_once`` is one
+         iteration (see ``harness._loop``).
+=======  ========================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.tasks
+import inspect
+import os
+import sys
+from typing import Any
+
+SUPPORTED = ("3.11", "3.12", "3.13")
+_TASKS_FILE = os.path.normcase(os.path.abspath(asyncio.tasks.__file__))
+_TASK_TYPES: tuple[type, ...] = tuple(
+    t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask", None)) if isinstance(t, type)
+)
+
+
+def created_by_wait_for() -> bool:
+    """Whether the task being created is 3.11's ``wait_for`` helper (see the table)."""
+    if sys.version_info >= (3, 12):
+        return False
+    frame: Any = sys._getframe(2)
+    for _ in range(6):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name == "wait_for" and (
+            os.path.normcase(os.path.abspath(code.co_filename)) == _TASKS_FILE
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def task_of(handle: asyncio.Handle) -> Any | None:
+    """The Task whose step a ready handle runs, or None for any other callback."""
+    owner = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
+    return owner if isinstance(owner, _TASK_TYPES) else None
+
+
+_FACTORY_TAKES_NAME: dict[object, bool] = {}
+
+
+def factory_takes_name(factory: Any) -> bool:
+    """Whether a task factory accepts ``name=`` (3.12's eager factory does)."""
+    known = _FACTORY_TAKES_NAME.get(factory)
+    if known is None:
+        try:
+            parameters = inspect.signature(factory).parameters.values()
+        except (TypeError, ValueError):
+            known = False
+        else:
+            known = any(
+                p.name == "name" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+            )
+        _FACTORY_TAKES_NAME[factory] = known
+    return known
