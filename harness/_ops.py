@@ -106,7 +106,7 @@ class Op:
 
     def signature(self) -> tuple[object, ...]:
         """What was asked, as plain values (the semantic fields of its submit event)."""
-        return (self.label,)
+        return ("call", self.label)
 
     def outcome_key(self) -> tuple[object, ...]:
         """The result as plain values (semantic), taken at once.

@@ -26,7 +26,7 @@ from .shrink import KeyedReplay
 from .sqlite._database import default_workroot
 from .strategies import Replay, Strategy
 from .strategies.semantic import SemanticReplay
-from .tokens import Deviation, Schedule, encode_token, harness_version, python_version
+from .tokens import Deviation, Schedule, encode_token, environment, harness_version
 from .trace import Event, first_difference
 
 GENERIC_LEAKS = (
@@ -101,7 +101,7 @@ class Session:
             digest=record.digest[:8],
             steps=tuple(record.semantic),
             harness=harness_version(),
-            python=python_version(),
+            **environment(),  # type: ignore[arg-type]
         )
 
     def token(self, record: RunRecord) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._world import Delivery, World
 from .sqlite._worker import worker_of
-from .trace import short
+from .trace import scrub, short
 
 if TYPE_CHECKING:
     pass
@@ -89,10 +89,20 @@ class PendingNotify:
     def resolve(self, committed: bool) -> None:
         text = f"{self.channel}: {short(repr(self.payload), 48)}"
         if committed:
-            self.bus._world.event(self.conn, "notify", f"{text} (sent at commit)")
+            self.bus._world.event(
+                self.conn,
+                "notify",
+                f"{text} (sent at commit)",
+                fields=(self.channel, scrub(repr(self.payload))),
+            )
             self.bus._publish(self.channel, self.payload)
         else:
-            self.bus._world.event(self.conn, "drop", f"{text} (transaction rolled back)")
+            self.bus._world.event(
+                self.conn,
+                "drop",
+                f"{text} (transaction rolled back)",
+                fields=(self.channel, scrub(repr(self.payload))),
+            )
 
 
 def _arrival(
@@ -136,9 +146,14 @@ class Bus:
             rc = worker.real
             if rc is not None and rc.in_transaction():
                 rc.pending_notifies.append(PendingNotify(self, channel, payload, worker.name))
-                world.event(sender, "notify", f"{text} (held until {worker.name} commits)")
+                world.event(
+                    sender,
+                    "notify",
+                    f"{text} (held until {worker.name} commits)",
+                    fields=(channel, scrub(repr(payload)), worker.name),
+                )
                 return
-        world.event(sender, "notify", text)
+        world.event(sender, "notify", text, fields=(channel, scrub(repr(payload))))
         self._publish(channel, payload)
 
     def _publish(self, channel: str, payload: Any) -> None:

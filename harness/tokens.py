@@ -105,6 +105,8 @@ class Schedule:
     format: int = FORMAT
     harness: tuple[int, int, int] = (0, 0, 0)  # the harness version that made it (h2)
     python: tuple[int, int] = (0, 0)  # the Python version that made it (h2; (0, 0) unknown)
+    aiosqlite: tuple[int, int, int] = (0, 0, 0)  # the aiosqlite version it ran with (h2)
+    sqlite: tuple[int, int, int] = (0, 0, 0)  # the SQLite library version it ran with (h2)
 
     @property
     def deviations(self) -> int:
@@ -122,12 +124,49 @@ class Schedule:
             text += f" on Python {self.python[0]}.{self.python[1]}"
         return text
 
+    def differences(self) -> list[str]:
+        """What in this process differs from where the token was made (h2)."""
+        if self.format == 1:
+            return []
+        here = environment()
+        found = []
+        for name, recorded in (
+            ("Python", self.python),
+            ("aiosqlite", self.aiosqlite),
+            ("SQLite", self.sqlite),
+        ):
+            now = here[name.lower()]
+            if any(recorded) and tuple(recorded) != tuple(now[: len(recorded)]):
+                found.append(
+                    f"{name} {'.'.join(map(str, recorded))} where it was made, "
+                    f"{'.'.join(map(str, now[: len(recorded)]))} here"
+                )
+        return found
+
+
+def version_triple(text: str) -> tuple[int, int, int]:
+    """``"0.22.1"`` -> ``(0, 22, 1)`` (non-numeric parts count as 0)."""
+    parts = [*(int(p) if p.isdigit() else 0 for p in text.split(".")[:3]), 0, 0, 0]
+    return parts[0], parts[1], parts[2]
+
 
 def harness_version() -> tuple[int, int, int]:
     from . import __version__
 
-    parts = [*(int(p) if p.isdigit() else 0 for p in __version__.split(".")[:3]), 0, 0, 0]
-    return parts[0], parts[1], parts[2]
+    return version_triple(__version__)
+
+
+def environment() -> dict[str, tuple[int, ...]]:
+    """The versions an h2 token records: Python, aiosqlite and SQLite."""
+    import sqlite3
+
+    from ._thirdparty.aiosqlite import version as aiosqlite_version
+
+    return {
+        "python": python_version(),
+        "aiosqlite": version_triple(aiosqlite_version() or "0"),
+        "sqlite": version_triple(sqlite3.sqlite_version),
+    }
 
 
 # ------------------------------------------------------------------ encoding
@@ -274,7 +313,7 @@ def encode_token(s: Schedule) -> str:
     flags = 0
     body = bytearray()
     if s.format == 2:
-        for n in (*s.harness, *s.python):
+        for n in (*s.harness, *s.python, *s.aiosqlite, *s.sqlite):
             _varint(n, body)
     _varint(s.seed, body)
     if s.mode == "parallel":
@@ -342,9 +381,12 @@ def decode_token(token: object) -> Schedule:
     r = _Reader(payload[1:])
     made_with: tuple[int, int, int] = (0, 1, 0)
     python: tuple[int, int] = (0, 0)
+    aiosqlite = sqlite = (0, 0, 0)
     if number == 2:
         made_with = (r.varint(), r.varint(), r.varint())
         python = (r.varint(), r.varint())
+        aiosqlite = (r.varint(), r.varint(), r.varint())
+        sqlite = (r.varint(), r.varint(), r.varint())
     seed = r.varint()
     mode = "parallel" if flags & _FLAG_PARALLEL else "fifo"
     faults = Faults()
@@ -381,4 +423,6 @@ def decode_token(token: object) -> Schedule:
         format=number,
         harness=made_with,
         python=python,
+        aiosqlite=aiosqlite,
+        sqlite=sqlite,
     )

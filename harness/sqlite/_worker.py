@@ -47,7 +47,7 @@ from .._errors import HarnessError
 from .._ops import Channel, Op, OpState
 from .._thirdparty import aiosqlite as compat
 from ..faults import fault_error
-from ..trace import short
+from ..trace import scrub, short
 from ._capi import TXN_NONE, TXN_WRITE, HookState
 from ._classify import NOT_SQL, Statement, classify
 from ._database import Database
@@ -196,6 +196,39 @@ class JobOp(Op):
         self.kwargs = kwargs
         self.method = method
         self.stmt = stmt
+
+    def signature(self) -> tuple[object, ...]:
+        """What the job asks, as plain values (h2 digest): independent of aiosqlite's API.
+
+        ``("connect",)``, ``("close",)``, ``("stop",)``, ``("commit",)``,
+        ``("sql", text, parameters)`` for any statement (``execute``,
+        ``execute_fetchall``, ``execute_insert``, on a cursor or the connection),
+        ``("many", text, parameter sets)``, ``("script", text)``, or
+        ``("call", method, arguments)``.
+        """
+        if self.connects:
+            return ("connect",)
+        if self.stops:
+            return ("stop",)
+        if self.closes:
+            return ("close",)
+        method = self.method
+        args = self.args
+        if self.stmt is _COMMIT:
+            return ("commit",)
+        if self.stmt is not NOT_SQL:
+            sql = args[0]
+            if method == "executescript":
+                return ("script", sql)
+            if method == "executemany":
+                rows = args[1] if len(args) > 1 else None
+                shown = repr(list(rows)) if isinstance(rows, list | tuple) else "<iterable>"
+                return ("many", sql, scrub(shown))
+            params = args[1] if len(args) > 1 else ()
+            if isinstance(params, list):
+                params = tuple(params)
+            return ("sql", sql, scrub(repr(params)))
+        return ("call", method, tuple(_shown(a) for a in args if not callable(a)))
 
     def outcome_key(self) -> tuple[object, ...]:
         if self.stops or self.value is self.worker.sentinel:
