@@ -26,6 +26,7 @@ class State:
         self.saved: list[tuple[object, str, object]] = []  # what the patches replaced
         self.random_state: object = None
         self.patch_aiosqlite = True
+        self.gc_was_enabled = True
 
 
 state = State()

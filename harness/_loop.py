@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import heapq
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Executor
 from contextvars import Context
@@ -62,6 +64,45 @@ def _describe_call(func: Callable[..., Any]) -> str:
     return str(name)
 
 
+class SimTask(asyncio.Task):  # type: ignore[type-arg]
+    """A task whose hash is its creation number in the schedule, not its address.
+
+    asyncio's ``TaskGroup``, anyio's cancel scopes and ``asyncio.wait`` keep
+    tasks in *sets*; iterating one (cancelling a group, reading ``done``)
+    follows the hashes, which for a plain task are memory addresses — an order
+    that differs between runs. Numbered hashes make that order a function of
+    the schedule, so it replays.
+    """
+
+    def __init__(self, coro: Any, *, loop: Any, **kwargs: Any) -> None:
+        # numbered before asyncio registers the task in its (weak) sets
+        self._harness_hash = loop.next_serial()
+        super().__init__(coro, loop=loop, **kwargs)
+
+    def __hash__(self) -> int:
+        return self._harness_hash  # type: ignore[no-any-return]
+
+    __eq__ = object.__eq__
+
+
+class SimFuture(asyncio.Future):  # type: ignore[type-arg]
+    """A future hashed by its creation number (see :class:`SimTask`)."""
+
+    def __init__(self, *, loop: Any) -> None:
+        self._harness_hash = loop.next_serial()
+        super().__init__(loop=loop)
+
+    def __hash__(self) -> int:
+        return self._harness_hash  # type: ignore[no-any-return]
+
+    __eq__ = object.__eq__
+
+
+@functools.cache
+def _eager_sim_factory() -> Any:
+    return asyncio.create_eager_task_factory(SimTask)  # type: ignore[attr-defined]
+
+
 class ControlledLoop(asyncio.BaseEventLoop):
     """An asyncio loop whose environment and clock are driven by a :class:`World`."""
 
@@ -73,6 +114,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         _thread_id: int | None
         _task_factory: Any
         _asyncgens: Any
+        _asyncgens_shutdown_called: bool
 
         def _check_closed(self) -> None: ...
 
@@ -81,6 +123,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._world = world
         self._clock = start_time
         self._task_count = 0
+        self._serial = 0  # tasks and futures of this schedule, numbered (their hashes)
+        self._agen_order: list[weakref.ref[Any]] = []  # async generators, as they started
         self._actor_names: dict[str, int] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._chaos = world.config.chaos
@@ -203,10 +247,10 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 actor = self._unique_actor(name)
             world.event(parent, "spawn", f"{actor} ({what})", fields=(actor, what))
         factory: Any = self._task_factory
+        if factory is not None and factory is getattr(asyncio, "eager_task_factory", None):
+            factory = _eager_sim_factory()  # the same factory, making numbered tasks
         if factory is None:
-            task: asyncio.Task[_T] = asyncio.Task(
-                coro, loop=self, name=name, context=context, **kwargs
-            )
+            task: asyncio.Task[_T] = SimTask(coro, loop=self, name=name, context=context, **kwargs)
         elif asyncio_compat.factory_takes_name(factory):
             task = factory(self, coro, name=name, context=context, **kwargs)
         else:
@@ -223,6 +267,40 @@ class ControlledLoop(asyncio.BaseEventLoop):
         seen = self._actor_names.get(name, 0) + 1
         self._actor_names[name] = seen
         return name if seen == 1 else f"{name}#{seen}"
+
+    def create_future(self) -> asyncio.Future[Any]:
+        """A future whose hash is its creation number (see :class:`SimTask`)."""
+        return SimFuture(loop=self)
+
+    def next_serial(self) -> int:
+        """The next number for a task or future of this loop (its hash)."""
+        self._serial += 1
+        return self._serial
+
+    def _asyncgen_firstiter_hook(self, agen: Any) -> None:
+        super()._asyncgen_firstiter_hook(agen)  # type: ignore[misc]
+        self._agen_order.append(weakref.ref(agen))
+
+    async def shutdown_asyncgens(self) -> None:
+        """asyncio's shutdown, closing generators in the order they started (not set order)."""
+        self._asyncgens_shutdown_called = True
+        alive = [ref() for ref in self._agen_order]
+        closing = [agen for agen in alive if agen is not None and agen in self._asyncgens]
+        self._asyncgens.clear()
+        self._agen_order = []
+        if not closing:
+            return
+        results = await asyncio.gather(*[agen.aclose() for agen in closing], return_exceptions=True)
+        for result, agen in zip(results, closing, strict=True):
+            if isinstance(result, Exception):
+                self.call_exception_handler(
+                    {
+                        "message": f"an error occurred during closing of asynchronous generator "
+                        f"{agen!r}",
+                        "exception": result,
+                        "asyncgen": agen,
+                    }
+                )
 
     def created_tasks(self) -> list[asyncio.Task[Any]]:
         """Every task created on this loop, in creation order."""

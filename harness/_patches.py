@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import _sqlite3
 import contextlib
+import gc
 import os
 import random
 import socket
@@ -53,6 +54,7 @@ from ._context import state as _context_state
 from ._errors import HarnessError
 from ._thirdparty import aiosqlite as aiosqlite_compat
 from ._thirdparty import anyio as anyio_compat
+from .sqlite._capi import prepare as prepare_sqlite
 from .sqlite._layer import layer_of
 from .trace import short
 
@@ -181,6 +183,11 @@ def _sqlite_connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connect
     return connection
 
 
+def _scope_numbers() -> anyio_compat.ScopeNumbers | None:
+    world = current_world()
+    return None if world is None else world.scope_numbers
+
+
 def _in_simulation() -> bool:
     return current_world() is not None
 
@@ -242,9 +249,12 @@ def _install(patch_aiosqlite: bool) -> None:
         *_escapes(),
     ]
     _state.patch_aiosqlite = patch_aiosqlite
-    anyio_patch = anyio_compat.worker_thread_patch(_in_simulation)
-    if anyio_patch is not None:
-        patches.append(anyio_patch)
+    for anyio_patch in (
+        anyio_compat.worker_thread_patch(_in_simulation),
+        anyio_compat.cancel_scope_hash_patch(_scope_numbers),
+    ):
+        if anyio_patch is not None:
+            patches.append(anyio_patch)
     saved = []
     for owner, name, replacement in patches:
         if isinstance(owner, type):
@@ -275,6 +285,7 @@ def _uninstall() -> None:
 def controlled(patch_aiosqlite: bool = True) -> Iterator[None]:
     """Install the patches for the duration of an exploration (re-entrant)."""
     if _state.depth == 0:
+        prepare_sqlite()  # its probes must not run inside a schedule
         _install(patch_aiosqlite)
     _state.depth += 1
     try:
@@ -295,8 +306,14 @@ def enter(world: World) -> None:
     _state.world = world
     _state.thread = threading.get_ident()
     random.seed(world.sim_seed)
+    # the cyclic garbage collector runs __del__ methods (aiosqlite's stops its worker) at
+    # moments no schedule controls: only reference counting frees objects in a schedule
+    _state.gc_was_enabled = gc.isenabled()
+    gc.disable()
     _datetimes.refresh()  # modules imported since the exploration began
 
 
 def leave() -> None:
     _state.world = None
+    if _state.gc_was_enabled:
+        gc.enable()

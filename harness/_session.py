@@ -31,7 +31,8 @@ from .trace import Event, first_difference
 
 GENERIC_LEAKS = (
     "state kept between schedules (module globals, class attributes, caches)",
-    "a real thread or process",
+    "iteration over a set or dict keyed by objects hashed by identity (harness numbers "
+    "tasks and futures; other objects hash by memory address)",
     "iteration over a set of strings (PYTHONHASHSEED)",
 )
 

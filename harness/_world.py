@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
 from ._ops import CallOp, Channel, Op, OpState, describe_result
 from ._random import SimRandom
+from ._thirdparty.anyio import ScopeNumbers
 from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
 from .tokens import Deviation
@@ -127,6 +128,7 @@ class World:
         self.abandoning = False  # a crash is closing the old incarnation's tasks
         self.before_idle: list[Callable[[], bool]] = []  # True: it enabled work, don't jump time
         self.pool_job: CallOp | None = None  # the to_thread/executor work running now
+        self.scope_numbers = ScopeNumbers()  # anyio cancel scopes' hashes in this schedule
         self.suspects: list[str] = []
         self.loop_errors: list[str] = []
         self.extensions: dict[str, Any] = {}  # per-schedule state of the sqlite layer and bus

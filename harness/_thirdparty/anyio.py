@@ -12,6 +12,11 @@ anyio  what harness uses
 
 Inside a simulation harness replaces that one classmethod, so the work runs as
 a simulated pool operation (``loop.run_in_executor``) instead of a thread.
+
+4.x    ``CancelScope`` (``__slots__``, no weak references) keeps its child scopes
+       in a set and delivers cancellation in that set's order. Inside a
+       simulation a scope hashes by the order in which it was first hashed in
+       the schedule (a table the schedule clears), so that order replays.
 """
 
 from __future__ import annotations
@@ -32,6 +37,41 @@ def asyncio_backend() -> Any | None:
         return get_async_backend("asyncio")
     except Exception:  # pragma: no cover - anyio changed
         return None
+
+
+class ScopeNumbers:
+    """Deterministic hashes for anyio's cancel scopes within one schedule."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[int, tuple[object, int]] = {}  # id -> (scope kept alive, number)
+
+    def number(self, scope: object) -> int:
+        kept = self._numbers.get(id(scope))
+        if kept is None or kept[0] is not scope:
+            kept = self._numbers[id(scope)] = (scope, len(self._numbers) + 1)
+        return kept[1]
+
+    def clear(self) -> None:
+        self._numbers.clear()
+
+
+def cancel_scope_hash_patch(
+    numbers: Callable[[], ScopeNumbers | None],
+) -> tuple[object, str, object] | None:
+    """``(CancelScope, "__hash__", replacement)``: numbered inside a simulation."""
+    backend = asyncio_backend()
+    factory = backend.__dict__.get("create_cancel_scope") if backend is not None else None
+    function = getattr(factory, "__func__", None)
+    scope_class = getattr(function, "__globals__", {}).get("CancelScope")
+    if not isinstance(scope_class, type):  # pragma: no cover - anyio changed
+        return None
+    original: Callable[[Any], int] = scope_class.__hash__  # type: ignore[assignment]
+
+    def __hash__(self: Any) -> int:
+        table = numbers()
+        return original(self) if table is None else table.number(self)
+
+    return scope_class, "__hash__", __hash__
 
 
 def worker_thread_patch(

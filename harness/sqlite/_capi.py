@@ -161,15 +161,29 @@ def _probe_thread_offset() -> int | None:
             pass
 
 
-def thread_slot(conn: sqlite3.Connection) -> ctypes.c_ulong | None:
-    """A view of the thread id ``conn`` believes it was created in (None if unknown)."""
+def prepare() -> None:
+    """Probe the C API and the connection layout once, before any schedule runs.
+
+    (The probes create temporary files and a short-lived thread: inside a
+    schedule that would be reported as the body's own non-determinism.)
+    """
     global _thread_offset, _thread_probed
+    try:
+        probe()
+    except RuntimeError:
+        pass  # reported when a connection opens
     if not _thread_probed:
         _thread_probed = True
         try:
             _thread_offset = _probe_thread_offset()
         except (OSError, ValueError, RuntimeError):  # pragma: no cover - exotic builds
             _thread_offset = None
+
+
+def thread_slot(conn: sqlite3.Connection) -> ctypes.c_ulong | None:
+    """A view of the thread id ``conn`` believes it was created in (None if unknown)."""
+    if not _thread_probed:
+        prepare()
     if _thread_offset is None:
         return None
     return ctypes.c_ulong.from_address(id(conn) + _thread_offset)
