@@ -6,9 +6,10 @@ Each passing harness test carries a one-line summary in its call report's
 deviations pass``. It travels with the report (through pytest-xdist, into
 ``--junitxml``) and is shown
 
-* with ``-v``, on the test's own line: ``PASSED (200 schedules (pct), …)``;
-* at the default verbosity, in a ``harness`` section after the tests, one line
-  per passing harness test (``-q`` leaves it out);
+* in a ``harness`` section after the tests, one line per passing harness test
+  (``node id: summary``), at the default verbosity and with ``-v`` (``-q``
+  leaves it out; the test's own status word stays ``PASSED``, so the short
+  summary and tools that parse it are unchanged);
 * with ``-rP``, as the ``Captured harness call`` section (the long form, with
   the mode, the test seed and why the exploration stopped).
 """
@@ -35,7 +36,9 @@ def explored(result: ExploreResult, strategy: object, mode: str, seed: int) -> t
     bound = getattr(strategy, "bound", None)
     within = f" within {bound} deviations" if isinstance(bound, int) else ""
     if result.exhausted:
-        short = f"exhausted: all {result.schedules_run} schedules{within} pass{where}"
+        short = f"exhausted: all {result.schedules_run} schedules{within} pass"
+        if mode != "fifo":
+            short += f" (mode {mode})"
     else:
         short = (
             f"{result.schedules_run} schedules ({result.strategy}{where}), "
@@ -60,17 +63,6 @@ class SummaryReporter:
         self.config = config
         self.lines: list[str] = []
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(
-        self, report: pytest.TestReport, config: pytest.Config
-    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-        if report.when != "call" or not report.passed or hasattr(report, "wasxfail"):
-            return None
-        text = short_summary(report)
-        if text is None:
-            return None
-        return "passed", ".", (f"PASSED ({text})", {"green": True})
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" and report.passed and not hasattr(report, "wasxfail"):
             text = short_summary(report)
@@ -80,7 +72,7 @@ class SummaryReporter:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.lines or hasattr(self.config, "workerinput"):
             return
-        if self.config.get_verbosity() != 0:  # -v shows them on each test's line; -q is quiet
+        if self.config.get_verbosity() < 0:  # -q
             return
         terminalreporter.write_sep("-", "harness")
         for line in self.lines:
