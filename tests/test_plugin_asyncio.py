@@ -8,6 +8,7 @@ lowest-dependency run covers the oldest (harness/_compat/pytest_asyncio.py).
 from __future__ import annotations
 
 import shlex
+from importlib.metadata import version
 
 import pytest
 
@@ -192,3 +193,22 @@ def test_a_wider_scoped_async_fixture_is_refused_in_one_line(pytester: pytest.Py
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+OLD_ASYNCIO = tuple(int(p) for p in version("pytest-asyncio").split(".")[:2]) < (1, 0)
+
+
+@pytest.mark.skipif(not OLD_ASYNCIO, reason="pytest-asyncio 1.0 removed the event_loop fixture")
+def test_the_event_loop_fixture_is_the_schedules_loop(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_loop="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.harness(schedules=3)
+        async def test_loop(sim, event_loop):
+            assert event_loop is asyncio.get_running_loop()
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)

@@ -62,12 +62,13 @@ def test_skip_xfail_and_fail_in_a_body_keep_their_pytest_meaning(
     result.stdout.fnmatch_lines_random(
         [
             "SKIPPED [[]1[]] test_outcomes.py:*: no database here",
-            "XFAIL test_outcomes.py::test_xfails - known race",
+            "XFAIL test_outcomes.py::test_xfails*known race",
             "FAILED test_outcomes.py::test_fails - Failed: the data is wrong",
         ]
     )
-    output = result.stdout.str()
-    assert "--harness-replay" not in output and "timeline (" not in output
+    # pytest's outcomes are not failing schedules: no token (the xfail marker's test, a real
+    # assertion failure, has one; pytest 8.1's -rA shows it)
+    assert set(replay_lines(result.stdout.str())) <= {"test_outcomes.py::test_xfail_marker"}
 
 
 def test_a_timeout_is_reported_as_a_timeout(pytester: pytest.Pytester) -> None:
@@ -88,7 +89,8 @@ def test_a_timeout_is_reported_as_a_timeout(pytester: pytest.Pytester) -> None:
     )
     result = run(pytester, "--timeout=600")
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["FAILED test_slow.py::test_spins - Failed: Timeout (>2.0s)*"])
+    # pytest-timeout's wording differs between versions: "Timeout >2.0s", "Timeout (>2.0s) from ..."
+    result.stdout.fnmatch_lines(["FAILED test_slow.py::test_spins - Failed: Timeout*2.0s*"])
     output = result.stdout.str()
     assert "--harness-replay" not in output and "timeline (" not in output
 
