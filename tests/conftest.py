@@ -14,6 +14,7 @@ if ROOT not in sys.path:
 # the test extra. They keep their files' order (pytest-randomly is off unless a test turns it on
 # with `-p randomly`) and stay quiet about pytest-asyncio's unset default loop scope.
 INNER_RUN_OPTIONS = '-p no:randomly -W "ignore:The configuration option:DeprecationWarning"'
+os.environ["PYTEST_ADDOPTS"] = INNER_RUN_OPTIONS  # pytest runs the stress runner starts
 
 
 @pytest.fixture(autouse=True)
