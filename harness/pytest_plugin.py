@@ -481,20 +481,45 @@ def schedule_program(item: pytest.Function, o: dict[str, Any]) -> dict[str, Any]
 
 
 def _body(item: pytest.Function) -> Callable[[Any], Any]:
-    """The test as one self-contained body (its schedule fixtures finalised in it)."""
-    program = schedule_program(item, dict(DEFAULTS))
-    body, teardown = program["body"], program["teardown"]
-    if teardown is None:
+    """The test as one self-contained body: setup, schedule fixtures, test, teardown.
+
+    For callers that pass explore no ``setup=``/``teardown=`` (``--harness-stress``);
+    unlike explore's hooks, ``setup`` does not run again after a crash.
+    """
+    program = schedule_program(item, _options(item))
+    body, setup, teardown = program["body"], program["setup"], program["teardown"]
+    if setup is None and teardown is None:
         return body  # type: ignore[no-any-return]
 
     async def whole(sim: Any) -> Any:
         try:
+            if setup is not None:
+                await setup(sim)
             return await body(sim)
         finally:
-            await teardown(sim)
+            if teardown is not None:
+                await teardown(sim)
 
     whole.__qualname__ = body.__qualname__
     return whole
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """Every ``pytest_pyfunc_call`` of a harness test sees the function pytest collected.
+
+    (pytest-asyncio's ``runtest`` put a synchronous wrapper in ``item.obj``; the
+    runner below and ``--harness-stress``'s both need the ``async def``.)
+    """
+    function = test_function(pyfuncitem)
+    current = pyfuncitem.obj
+    if current is function or not (is_harness_test(pyfuncitem) or _simulated(pyfuncitem)):
+        return (yield)
+    pyfuncitem.obj = function
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = current
 
 
 class _Runner:

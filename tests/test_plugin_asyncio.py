@@ -212,3 +212,14 @@ def test_the_event_loop_fixture_is_the_schedules_loop(pytester: pytest.Pytester)
         """
     )
     run(pytester).assert_outcomes(passed=1)
+
+
+def test_stress_measures_harness_tests_in_auto_mode(pytester: pytest.Pytester) -> None:
+    import json
+
+    project(pytester, "auto")
+    result = run(pytester, "--harness-stress=20", "--harness-report=out")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    cells = json.loads((pytester.path / "out" / "report.json").read_text())["cells"]
+    race = next(c for c in cells if c["name"] == "test_app.py::test_race_with_a_fixture")
+    assert race["mode"] == "sim" and race["runs"] == 20 and race["failures"] > 0
