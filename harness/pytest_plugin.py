@@ -50,22 +50,26 @@ schedule, whatever pytest-asyncio's mode.
 
 from __future__ import annotations
 
-import argparse
-import copy
 import hashlib
-import importlib
 import inspect
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from ._compat import pytest as _pytest
 from ._plugin import fixtures as _fixtures
+from ._plugin.options import DEFAULTS, MARKER_ARGS, STRATEGY_NAMES, add_options
+from ._plugin.options import options as _options
+from ._plugin.options import simulated_options as _simulated_options
+from ._plugin.options import usage as _usage
+from ._plugin.program import FUNCTION as _FUNCTION
+from ._plugin.program import PLAN as _PLAN
+from ._plugin.program import schedule_program, test_function
+from ._plugin.program import self_contained_body as _body
 from ._plugin.summary import KEY as SUMMARY_KEY
 from ._plugin.summary import SummaryReporter
-from .cli import int_at_least
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,98 +78,28 @@ if TYPE_CHECKING:
     from .anyio import SimulatedLoopFactory
     from .trace import Event
 
-STRATEGY_NAMES = ("random", "pct", "exhaustive")
-DEFAULTS: dict[str, Any] = {  # the marker's arguments and their defaults (explore's)
-    "schedules": 200,
-    "strategy": "pct",
-    "seed": 0,
-    "mode": "fifo",
-    "faults": None,
-    "recover": None,
-    "setup": None,
-    "teardown": None,
-    "shrink": True,
-    "max_steps": 100_000,
-}
-MARKER_ARGS = tuple(DEFAULTS)
+__all__ = (  # what harness.stress._user and users' conftest files use
+    "DEFAULTS",
+    "MARKER_ARGS",
+    "STRATEGY_NAMES",
+    "_body",
+    "_options",
+    "derive_seed",
+    "is_harness_test",
+    "replay_command",
+    "schedule_program",
+    "sim",
+    "simulated_backend",
+    "test_function",
+)
 TOKEN_KEY = "harness_token"
 _REPORT = pytest.StashKey[str]()
 _REPLAY_MISUSE = pytest.StashKey[str]()
-_FUNCTION = pytest.StashKey[Callable[..., Any]]()
-_PLAN = pytest.StashKey[_fixtures.Plan]()
 _SIMULATED = pytest.StashKey["SimulatedLoopFactory | None"]()
-_HOOKS = pytest.StashKey[dict[str, Callable[..., Any]]]()
-
-
-# ----------------------------------------------------------------- options
-def _strategy_name(text: str) -> str:
-    if text not in STRATEGY_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"unknown strategy {text!r} (choose from {', '.join(STRATEGY_NAMES)})"
-        )
-    return text
-
-
-def _function_path(text: str) -> str:
-    module, sep, name = text.partition(":")
-    if not sep or not module or not name.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected MODULE:FUNCTION, got {text!r}")
-    return text
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "harness: deterministic schedules for async SQLite code")
-    group.addoption(
-        "--harness-schedules",
-        type=int_at_least(1),
-        metavar="N",
-        help="schedules per harness test (overrides the marker's schedules=; default 200)",
-    )
-    group.addoption(
-        "--harness-seed",
-        type=int_at_least(0),
-        metavar="S",
-        help="base seed; each test explores with a seed derived from S and its node id "
-        "(default: the marker's seed=, else 0)",
-    )
-    group.addoption(
-        "--harness-strategy",
-        type=_strategy_name,
-        metavar="NAME",
-        help=f"scheduling strategy: {', '.join(STRATEGY_NAMES)} (overrides the marker; "
-        "default pct)",
-    )
-    group.addoption(
-        "--harness-setup",
-        type=_function_path,
-        metavar="MODULE:FUNCTION",
-        help="async function taking the Sim, run at the start of every schedule of every "
-        "harness test (overrides the marker's setup=)",
-    )
-    group.addoption(
-        "--harness-teardown",
-        type=_function_path,
-        metavar="MODULE:FUNCTION",
-        help="async function taking the Sim, run at the end of every schedule of every "
-        "harness test, pass or fail (overrides the marker's teardown=)",
-    )
-    group.addoption(
-        "--harness-replay",
-        metavar="TOKEN",
-        help="run exactly the schedule of this replay token (select one harness test)",
-    )
-    group.addoption(
-        "--harness-stress",
-        type=int_at_least(1),
-        metavar="N",
-        help="measure flake rates: run each selected test N times (harness tests: N "
-        "schedules) and write a flake-rate report; measured failures do not fail the session",
-    )
-    group.addoption(
-        "--harness-report",
-        metavar="DIR",
-        help="where --harness-stress writes report.json/.md/.html (default: reports)",
-    )
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -216,17 +150,6 @@ def is_harness_test(item: pytest.Item) -> bool:
     if not isinstance(item, pytest.Function):
         return False
     return item.get_closest_marker("harness") is not None or "sim" in item.fixturenames
-
-
-def test_function(item: pytest.Function) -> Callable[..., Any]:
-    """The test function as collected (pytest-asyncio swaps ``item.obj`` for a sync wrapper)."""
-    current = item.obj
-    if inspect.iscoroutinefunction(current):
-        return current  # type: ignore[no-any-return]
-    collected = item.stash.get(_FUNCTION, None)
-    if collected is not None and inspect.iscoroutinefunction(collected):
-        return collected
-    return current  # type: ignore[no-any-return]
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -338,170 +261,6 @@ def replay_command(item: pytest.Item, token: str) -> str:
     nodeid = path + sep + rest
     quoted = "'" + nodeid.replace("'", "'\"'\"'") + "'"
     return f"pytest {quoted} --harness-replay={token}"
-
-
-# ---------------------------------------------------------------- options
-def _options(item: pytest.Function) -> dict[str, Any]:
-    """Marker arguments over defaults, command-line options over both (validated)."""
-    marker = item.get_closest_marker("harness")
-    options = dict(DEFAULTS)
-    if marker is not None:
-        if marker.args:
-            _usage(item, "takes keyword arguments only")
-        unknown = sorted(set(marker.kwargs) - set(MARKER_ARGS))
-        if unknown:
-            _usage(item, f"unknown argument(s) {', '.join(unknown)} (use {', '.join(MARKER_ARGS)})")
-        options.update(marker.kwargs)
-    config = item.config
-    for name in ("schedules", "seed", "strategy"):
-        value = config.getoption(f"harness_{name}")
-        if value is not None:
-            options[name] = value
-    for name in ("setup", "teardown"):
-        hook = _hook_option(item, name)
-        if hook is not None:
-            options[name] = hook
-    _validate(item, options)
-    return options
-
-
-def _hook_option(item: pytest.Function, name: str) -> Callable[..., Any] | None:
-    """``--harness-setup``/``--harness-teardown``, imported on first use."""
-    path = item.config.getoption(f"harness_{name}")
-    if path is None:
-        return None
-    cache = item.config.stash.setdefault(_HOOKS, {})
-    if path not in cache:
-        module, _, attr = path.partition(":")
-        try:
-            cache[path] = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as exc:
-            pytest.fail(f"--harness-{name}={path}: {type(exc).__name__}: {exc}", pytrace=False)
-    return cache[path]
-
-
-def _validate(item: pytest.Function, o: dict[str, Any]) -> None:
-    from .faults import Faults
-    from .strategies import Strategy
-
-    def count(name: str, low: int) -> None:
-        value = o[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            _usage(item, f"{name}= must be an int >= {low}, not {value!r}")
-
-    count("schedules", 1)
-    count("seed", 0)
-    count("max_steps", 1)
-    strategy = o["strategy"]
-    if isinstance(strategy, str):
-        if strategy not in STRATEGY_NAMES:
-            _usage(item, f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGY_NAMES)})")
-    elif isinstance(strategy, Strategy):
-        o["strategy"] = copy.deepcopy(strategy)  # strategies are stateful: one per test
-    else:
-        _usage(item, f"strategy= must be a name or a harness.Strategy, not {strategy!r}")
-    if o["mode"] not in ("fifo", "parallel"):
-        _usage(item, f"mode= must be 'fifo' or 'parallel', not {o['mode']!r}")
-    if o["faults"] is not None and not isinstance(o["faults"], Faults):
-        _usage(item, f"faults= must be a harness.Faults, not {o['faults']!r}")
-    for name in ("recover", "setup", "teardown"):
-        if o[name] is not None and not inspect.iscoroutinefunction(o[name]):
-            _usage(item, f"{name}= must be an async function taking a Sim, not {o[name]!r}")
-    if not isinstance(o["shrink"], bool):
-        _usage(item, f"shrink= must be True or False, not {o['shrink']!r}")
-
-
-def _usage(item: pytest.Function, message: str) -> NoReturn:
-    where = "@pytest.mark.harness on" if item.get_closest_marker("harness") else "harness test"
-    pytest.fail(f"{where} {item.name}: {message}", pytrace=False)
-
-
-def _simulated_options(factory: SimulatedLoopFactory) -> dict[str, Any]:
-    """One default-order schedule, as :func:`harness.anyio.simulated_backend` promises."""
-    from .strategies import Replay
-
-    options = dict(DEFAULTS)
-    options.update(
-        schedules=1,
-        strategy=Replay((), seed=factory.seed, strict=False),
-        mode=factory.mode,
-        shrink=False,
-    )
-    return options
-
-
-# ---------------------------------------------------------------- programs
-def _arguments(item: pytest.Function) -> tuple[str, ...]:
-    return _pytest.argnames(item)
-
-
-def schedule_program(item: pytest.Function, o: dict[str, Any]) -> dict[str, Any]:
-    """``body``, ``setup`` and ``teardown`` for explore/replay (schedule fixtures included).
-
-    Schedule fixtures are set up at the start of the body and finalised in the
-    schedule's teardown (with faults off), before ``o["teardown"]``.
-    """
-    function = test_function(item)
-    plan = item.stash.get(_PLAN, None) or _fixtures.Plan()
-    names = _arguments(item)
-    funcargs = item.funcargs
-    if not plan.fixtures and _fixtures.LOOP not in names:
-
-        def plain(sim: Any) -> Any:
-            # the test's own coroutine is the schedule's main task: the timeline names it
-            return function(**{n: sim if n == "sim" else funcargs[n] for n in names})
-
-        plain.__qualname__ = function.__qualname__
-        return {"body": plain, "setup": o["setup"], "teardown": o["teardown"]}
-    live: dict[int, _fixtures.RunningFixtures] = {}
-    user_teardown = o["teardown"]
-
-    async def body(sim: Any) -> Any:
-        live.clear()  # an earlier incarnation's fixtures died with its process
-        running = live[id(sim)] = _fixtures.RunningFixtures(item, plan, sim)
-        await running.set_up()
-        try:
-            return await function(**{n: running.value(n) for n in names})
-        except Exception as exc:
-            running.error = exc
-            raise
-
-    async def teardown(sim: Any) -> None:
-        running = live.pop(id(sim), None)
-        live.clear()
-        try:
-            if running is not None:
-                await running.finish()
-        finally:
-            if user_teardown is not None:
-                await user_teardown(sim)
-
-    body.__qualname__ = function.__qualname__
-    return {"body": body, "setup": o["setup"], "teardown": teardown}
-
-
-def _body(item: pytest.Function) -> Callable[[Any], Any]:
-    """The test as one self-contained body: setup, schedule fixtures, test, teardown.
-
-    For callers that pass explore no ``setup=``/``teardown=`` (``--harness-stress``);
-    unlike explore's hooks, ``setup`` does not run again after a crash.
-    """
-    program = schedule_program(item, _options(item))
-    body, setup, teardown = program["body"], program["setup"], program["teardown"]
-    if setup is None and teardown is None:
-        return body  # type: ignore[no-any-return]
-
-    async def whole(sim: Any) -> Any:
-        try:
-            if setup is not None:
-                await setup(sim)
-            return await body(sim)
-        finally:
-            if teardown is not None:
-                await teardown(sim)
-
-    whole.__qualname__ = body.__qualname__
-    return whole
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -35,10 +35,10 @@ LOG = []
 async def db():
     conn = await aiosqlite.connect("app.db", isolation_level=None)
     await conn.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)")
-    LOG.append(("db up", id(asyncio.get_running_loop())))
+    LOG.append(("db up", asyncio.get_running_loop()))  # kept alive: ids stay distinct
     yield conn
     await conn.close()
-    LOG.append(("db down", id(asyncio.get_running_loop())))
+    LOG.append(("db down", asyncio.get_running_loop()))
 
 
 @{decorator}
@@ -76,7 +76,7 @@ async def last_writer(db):
 
 @pytest.mark.harness(schedules=5)
 async def test_fixtures_per_schedule(sim, store, label):
-    LOG.append(("body", id(asyncio.get_running_loop())))
+    LOG.append(("body", asyncio.get_running_loop()))
     rows = await store["db"].execute_fetchall("SELECT v FROM kv")
     assert rows == [("seed",)] and label == "v"
 
