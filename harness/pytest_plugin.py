@@ -66,7 +66,7 @@ from ._plugin.options import simulated_options as _simulated_options
 from ._plugin.options import usage as _usage
 from ._plugin.program import FUNCTION as _FUNCTION
 from ._plugin.program import PLAN as _PLAN
-from ._plugin.program import schedule_program, test_function
+from ._plugin.program import collected_function, schedule_program
 from ._plugin.program import self_contained_body as _body
 from ._plugin.summary import KEY as SUMMARY_KEY
 from ._plugin.summary import SummaryReporter
@@ -84,13 +84,13 @@ __all__ = (  # what harness.stress._user and users' conftest files use
     "STRATEGY_NAMES",
     "_body",
     "_options",
+    "collected_function",
     "derive_seed",
     "is_harness_test",
     "replay_command",
     "schedule_program",
     "sim",
     "simulated_backend",
-    "test_function",
 )
 TOKEN_KEY = "harness_token"
 _REPORT = pytest.StashKey[str]()
@@ -181,7 +181,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _may_run_under_harness(item: pytest.Function) -> bool:
     if is_harness_test(item):
         return True
-    return "anyio_backend" in item.fixturenames and inspect.iscoroutinefunction(test_function(item))
+    return "anyio_backend" in item.fixturenames and inspect.iscoroutinefunction(
+        collected_function(item)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -270,7 +272,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]
     (pytest-asyncio's ``runtest`` put a synchronous wrapper in ``item.obj``; the
     runner below and ``--harness-stress``'s both need the ``async def``.)
     """
-    function = test_function(pyfuncitem)
+    function = collected_function(pyfuncitem)
     current = pyfuncitem.obj
     if current is function or not (is_harness_test(pyfuncitem) or _simulated(pyfuncitem)):
         return (yield)
@@ -290,10 +292,10 @@ class _Runner:
             options = None
         else:
             factory = _simulated(pyfuncitem)
-            if factory is None or not inspect.iscoroutinefunction(test_function(pyfuncitem)):
+            if factory is None or not inspect.iscoroutinefunction(collected_function(pyfuncitem)):
                 return None
             options = _simulated_options(factory)
-        function = test_function(pyfuncitem)
+        function = collected_function(pyfuncitem)
         if hasattr(function, "hypothesis"):
             _usage(
                 pyfuncitem,

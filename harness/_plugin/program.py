@@ -23,7 +23,7 @@ FUNCTION = pytest.StashKey[Callable[..., Any]]()  # item.obj as collected
 PLAN = pytest.StashKey[_fixtures.Plan]()
 
 
-def test_function(item: pytest.Function) -> Callable[..., Any]:
+def collected_function(item: pytest.Function) -> Callable[..., Any]:
     """The test function as collected (pytest-asyncio swaps ``item.obj`` for a sync wrapper)."""
     current = item.obj
     if inspect.iscoroutinefunction(current):
@@ -44,7 +44,7 @@ def schedule_program(item: pytest.Function, o: dict[str, Any]) -> dict[str, Any]
     Schedule fixtures are set up at the start of the body and finalised in the
     schedule's teardown (with faults off), before ``o["teardown"]``.
     """
-    function = test_function(item)
+    function = collected_function(item)
     plan = item.stash.get(PLAN, None) or _fixtures.Plan()
     names = _arguments(item)
     funcargs = item.funcargs
