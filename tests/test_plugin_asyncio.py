@@ -92,6 +92,12 @@ def test_log():
 @pytest.mark.harness(schedules=50, mode="parallel")
 async def test_race_with_a_fixture(sim, db):
     assert await last_writer(db) == [("v2",)]
+
+
+@pytest.mark.asyncio
+async def test_plain_asyncio_test(db):  # not a harness test: pytest-asyncio's, as always
+    assert type(asyncio.get_running_loop()).__name__ != "ControlledLoop"
+    assert await db.execute_fetchall("SELECT count(*) FROM kv") == [(0,)]  # the real file
 """
 
 
@@ -128,6 +134,7 @@ def test_async_fixtures_run_inside_each_schedule(
         "test_app.py::test_fixtures_per_schedule": "PASSED",
         "test_app.py::test_log": "PASSED",
         "test_app.py::test_race_with_a_fixture": "FAILED",
+        "test_app.py::test_plain_asyncio_test": "PASSED",
     }, output
     assert "must be an `async def` function" not in output
     result.stdout.fnmatch_lines(["AssertionError: assert [('v1',)] == [('v2',)]"])

@@ -65,11 +65,3 @@ def original_fixture_function(function: Callable[..., Any]) -> Callable[..., Any
             break
         function = wrapped
     return function
-
-
-def mode(config: Any) -> str | None:
-    """``"strict"`` or ``"auto"`` when pytest-asyncio is active, else None (public options)."""
-    if not config.pluginmanager.has_plugin("asyncio"):
-        return None
-    value = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
-    return str(value) if value else "strict"
