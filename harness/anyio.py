@@ -7,6 +7,14 @@ exploring schedules::
     def anyio_backend():
         return harness.anyio.simulated_backend()
 
+Under pytest, harness's plugin recognises this backend and runs such a test
+itself, as a harness test of exactly one schedule in the default order: its
+async fixtures run inside that schedule, the same way whether anyio's plugin
+or pytest-asyncio (strict or auto mode) would otherwise take the test, and a
+failure is reported with its timeline. Outside pytest the loop factory works
+with anything that takes one (``anyio.run(..., backend_options=...)``): one
+loop is one schedule, until it is closed.
+
 To explore schedules, use the ``harness`` marker (anyio code runs unmodified
 inside a harness body); this module is for the cheap single-schedule case.
 """
@@ -29,12 +37,36 @@ def simulated_backend(*, mode: str = "fifo", seed: int = 0) -> tuple[str, dict[s
 
         @pytest.fixture
         def anyio_backend():
-            return harness.pytest_plugin.simulated_backend()
+            return harness.anyio.simulated_backend()
     """
     if mode not in ("fifo", "parallel"):
         raise ValueError(f"mode must be 'fifo' or 'parallel', not {mode!r}")
-    factory = functools.partial(simulated_loop, mode=mode, seed=seed)
-    return "asyncio", {"loop_factory": factory}
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, not {seed!r}")
+    return "asyncio", {"loop_factory": SimulatedLoopFactory(mode, seed)}
+
+
+class SimulatedLoopFactory:
+    """The ``loop_factory`` of :func:`simulated_backend`: how harness recognises it."""
+
+    def __init__(self, mode: str, seed: int) -> None:
+        self.mode = mode
+        self.seed = seed
+
+    def __call__(self) -> ControlledLoop:
+        return simulated_loop(mode=self.mode, seed=self.seed)
+
+    def __repr__(self) -> str:
+        return f"SimulatedLoopFactory(mode={self.mode!r}, seed={self.seed})"
+
+
+def simulated_factory(backend: object) -> SimulatedLoopFactory | None:
+    """The factory inside an ``anyio_backend`` value made by :func:`simulated_backend`."""
+    if isinstance(backend, tuple) and len(backend) == 2 and isinstance(backend[1], dict):
+        factory = backend[1].get("loop_factory")
+        if backend[0] == "asyncio" and isinstance(factory, SimulatedLoopFactory):
+            return factory
+    return None
 
 
 def simulated_loop(*, mode: str = "fifo", seed: int = 0) -> ControlledLoop:

@@ -9,120 +9,106 @@ or requests the ``sim`` fixture (then the marker's defaults apply)::
         ...
 
 The test function becomes the body of :func:`harness.explore`: each schedule
-calls it with a fresh :class:`harness.Sim` as ``sim`` and the test's other
-fixtures as they are (fixtures are set up once per test, not per schedule).
-A failing schedule fails the test with a report: the error, the steps of the
-timeline that matter (all of them with ``-v``) and, on its own last line, the
-command that replays it: ``pytest '<node id>' --harness-replay=h1.…``.
+calls it with a fresh :class:`harness.Sim` as ``sim``. Its async fixtures, and
+fixtures that depend on them or on ``sim``, are set up inside every schedule
+(:mod:`harness._plugin.fixtures`); its other fixtures are set up once per test,
+as usual. ``setup=``/``teardown=`` (marker or ``--harness-setup``/``-teardown``)
+run at the start/end of every schedule. A failing schedule fails the test with
+a report: the error, the steps of the timeline that matter (all of them with
+``-v``) and, on its own last line, the command that replays it: ``pytest '<node
+id>' --harness-replay=h1.…``. A passing one says how many schedules ran and what
+that proves (:mod:`harness._plugin.summary`).
 
 Options override the marker: ``--harness-schedules=N``, ``--harness-seed=S``,
-``--harness-strategy=NAME``, ``--harness-replay=TOKEN``.
+``--harness-strategy=NAME``, ``--harness-setup=MODULE:NAME``,
+``--harness-teardown=MODULE:NAME``, ``--harness-replay=TOKEN``.
 
 Invariants:
 
 * the exploration seed of a test is ``blake2b(node id, S)`` where ``S`` is
   ``--harness-seed``, else the marker's ``seed=``, else 0 — never ``hash()``,
-  never the xdist worker — so ``pytest -n N`` finds the same failures and
-  prints the same tokens as a serial run;
+  never the xdist worker, test order or the global ``random`` state — so
+  ``pytest -n N`` and ``pytest -p randomly`` find the same failures and print
+  the same tokens as a serial run;
 * tokens carry no node id, path or other local detail (``label`` is empty);
+* a harness test is deterministic: pytest-rerunfailures does not rerun it, and
+  its ``harness_token`` user property is recorded once;
+* pytest's outcomes raised in a body (``pytest.skip``/``xfail``/``fail``, a
+  pytest-timeout timeout) keep their pytest meaning: the engine lets them
+  through and the plugin does not catch them;
 * importing this module imports nothing of harness's engine: pytest loads it
   in every session, harness tests or not.
 
 The hook that runs harness tests is registered in ``pytest_configure`` (after
 every entry-point plugin) with ``tryfirst``, so it is called before anyio's and
-pytest-asyncio's own handling of ``async def`` tests.
+pytest-asyncio's own handling of ``async def`` tests; it runs the function
+pytest collected, not the synchronous wrapper pytest-asyncio puts in its place.
+An ``@pytest.mark.anyio`` test whose ``anyio_backend`` is
+:func:`harness.anyio.simulated_backend` runs the same way, as one default-order
+schedule, whatever pytest-asyncio's mode.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
 import hashlib
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from .cli import int_at_least
+from ._compat import pytest as _pytest
+from ._plugin import fixtures as _fixtures
+from ._plugin.options import DEFAULTS, MARKER_ARGS, STRATEGY_NAMES, add_options
+from ._plugin.options import options as _options
+from ._plugin.options import simulated_options as _simulated_options
+from ._plugin.options import usage as _usage
+from ._plugin.program import FUNCTION as _FUNCTION
+from ._plugin.program import PLAN as _PLAN
+from ._plugin.program import collected_function, schedule_program
+from ._plugin.program import self_contained_body as _body
+from ._plugin.summary import KEY as SUMMARY_KEY
+from ._plugin.summary import SummaryReporter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ._explore import ExploreResult
+    from .anyio import SimulatedLoopFactory
     from .trace import Event
 
-STRATEGY_NAMES = ("random", "pct", "exhaustive")
-DEFAULTS: dict[str, Any] = {  # the marker's arguments and their defaults (explore's)
-    "schedules": 200,
-    "strategy": "pct",
-    "seed": 0,
-    "mode": "fifo",
-    "faults": None,
-    "recover": None,
-    "shrink": True,
-    "max_steps": 100_000,
-}
-MARKER_ARGS = tuple(DEFAULTS)
+__all__ = (  # what harness.stress._user and users' conftest files use
+    "DEFAULTS",
+    "MARKER_ARGS",
+    "STRATEGY_NAMES",
+    "_body",
+    "_options",
+    "collected_function",
+    "derive_seed",
+    "is_harness_test",
+    "replay_command",
+    "schedule_program",
+    "sim",
+    "simulated_backend",
+)
+TOKEN_KEY = "harness_token"
 _REPORT = pytest.StashKey[str]()
 _REPLAY_MISUSE = pytest.StashKey[str]()
-
-
-# ----------------------------------------------------------------- options
-def _strategy_name(text: str) -> str:
-    if text not in STRATEGY_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"unknown strategy {text!r} (choose from {', '.join(STRATEGY_NAMES)})"
-        )
-    return text
+_SIMULATED = pytest.StashKey["SimulatedLoopFactory | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "harness: deterministic schedules for async SQLite code")
-    group.addoption(
-        "--harness-schedules",
-        type=int_at_least(1),
-        metavar="N",
-        help="schedules per harness test (overrides the marker's schedules=)",
-    )
-    group.addoption(
-        "--harness-seed",
-        type=int_at_least(0),
-        metavar="S",
-        help="base seed; each test explores with a seed derived from S and its node id",
-    )
-    group.addoption(
-        "--harness-strategy",
-        type=_strategy_name,
-        metavar="NAME",
-        help=f"scheduling strategy: {', '.join(STRATEGY_NAMES)} (overrides the marker)",
-    )
-    group.addoption(
-        "--harness-replay",
-        metavar="TOKEN",
-        help="run exactly the schedule of this replay token (select one harness test)",
-    )
-    group.addoption(
-        "--harness-stress",
-        type=int_at_least(1),
-        metavar="N",
-        help="measure flake rates: run each selected test N times (harness tests: N "
-        "schedules) and write a flake-rate report; measured failures do not fail the session",
-    )
-    group.addoption(
-        "--harness-report",
-        metavar="DIR",
-        help="where --harness-stress writes report.json/.md/.html (default: reports)",
-    )
+    add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "harness(schedules=200, strategy='pct', seed=0, mode='fifo', faults=None, "
-        "recover=None, shrink=True, max_steps=100000): run this async test as a harness "
-        "body under many schedules; it receives a harness.Sim as the `sim` fixture",
+        "recover=None, setup=None, teardown=None, shrink=True, max_steps=100000): run this "
+        "async test as a harness body under many schedules; it receives a harness.Sim as "
+        "the `sim` fixture",
     )
     token = config.getoption("harness_replay")
     if token is not None:
@@ -133,6 +119,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except ValueError as exc:  # harness.TokenError: one line, made for this
             raise pytest.UsageError(f"--harness-replay: {exc}") from None
     config.pluginmanager.register(_Runner(), "harness-runner")
+    config.pluginmanager.register(SummaryReporter(config), "harness-summary")
     if config.getoption("harness_stress") is not None or config.getoption("harness_report"):
         from .stress._user import register  # registered later, so its pyfunc_call runs first
 
@@ -144,8 +131,8 @@ class _SimPlaceholder:
 
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(
-            "the `sim` fixture is only usable as an argument of an `async def` harness test "
-            "(a fixture cannot depend on it: each schedule gets a fresh Sim)"
+            "the `sim` fixture is only usable inside a harness test's schedule: as an "
+            "argument of an `async def` harness test or of a function-scoped fixture it uses"
         )
 
     def __repr__(self) -> str:
@@ -159,10 +146,19 @@ def sim() -> object:
 
 
 def is_harness_test(item: pytest.Item) -> bool:
-    """Whether the plugin runs ``item``: it has the marker or requests ``sim``."""
+    """Whether the plugin explores ``item``: it has the marker or requests ``sim``."""
     if not isinstance(item, pytest.Function):
         return False
     return item.get_closest_marker("harness") is not None or "sim" in item.fixturenames
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    if not isinstance(item, pytest.Function):
+        return
+    item.stash[_FUNCTION] = item.obj
+    if is_harness_test(item) and item.config.pluginmanager.has_plugin("rerunfailures"):
+        # deterministic: a rerun would fail the same way (and record its token twice)
+        item.add_marker(pytest.mark.flaky(reruns=0, condition=False), append=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -181,31 +177,70 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(message)
 
 
+# ---------------------------------------------------------------- fixtures
+def _may_run_under_harness(item: pytest.Function) -> bool:
+    if is_harness_test(item):
+        return True
+    return "anyio_backend" in item.fixturenames and inspect.iscoroutinefunction(
+        collected_function(item)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not isinstance(item, pytest.Function) or not _may_run_under_harness(item):
+        return
+    plan = _fixtures.plan_for(item)
+    item.stash[_PLAN] = plan
+    if plan.refusal is not None and is_harness_test(item):
+        pytest.fail(f"harness test {item.name}: {plan.refusal}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, Any]:
+    """Schedule fixtures get a placeholder here; their value is made inside each schedule."""
+    item = _pytest.requesting_item(request)
+    plan = item.stash.get(_PLAN, None) if isinstance(item, pytest.Function) else None
+    if plan is None or not isinstance(item, pytest.Function):
+        return (yield)
+    if fixturedef.argname not in plan.names and fixturedef.argname != plan.refused:
+        return (yield)
+    if not is_harness_test(item) and _simulated(item, request) is None:
+        return (yield)  # an anyio test on another backend: anyio's, as always
+    if plan.refusal is not None:
+        pytest.fail(f"anyio test {item.name} on harness's loop: {plan.refusal}", pytrace=False)
+    placeholder = _fixtures.InSchedule(fixturedef.argname)
+    with _pytest.fixture_function(fixturedef, lambda **_: placeholder):
+        return (yield)
+
+
+def _simulated(item: pytest.Function, request: Any = None) -> SimulatedLoopFactory | None:
+    """The simulated anyio backend ``item`` runs on, if any."""
+    if _SIMULATED in item.stash:
+        return item.stash[_SIMULATED]
+    if "anyio_backend" not in item.fixturenames:
+        return None
+    if "anyio_backend" in item.funcargs:
+        backend = item.funcargs["anyio_backend"]
+    elif request is not None:
+        backend = request.getfixturevalue("anyio_backend")
+    else:
+        return None
+    from .anyio import simulated_factory
+
+    factory = simulated_factory(backend)
+    item.stash[_SIMULATED] = factory
+    return factory
+
+
+# ---------------------------------------------------------------- reports
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     text = item.stash.get(_REPORT, None)
     if text is not None and call.when == "call" and report.failed:
-        report.longrepr = _longrepr(item, text)
+        report.longrepr = _pytest.native_longrepr(item, text)
     return report
-
-
-def _longrepr(item: pytest.Item, text: str) -> Any:
-    """The report as pytest's own ``--tb=native`` representation.
-
-    A plain string would do, but pytest's short summary then shows the whole
-    string on CI (``running_on_ci()``) and with ``-vv``; with a ``reprcrash`` it
-    shows the report's first line — the error — like for any other failure.
-    These classes are what pytest and pytest-xdist (de)serialise, so the same
-    holds under ``-n``. Falls back to the string if pytest ever moves them.
-    """
-    try:
-        from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
-    except ImportError:  # pragma: no cover - a future pytest
-        return text
-    path, lineno, _ = item.location
-    crash = ReprFileLocation(path, (lineno or 0) + 1, text.split("\n", 1)[0])
-    return ReprExceptionInfo(reprtraceback=ReprTracebackNative([text + "\n"]), reprcrash=crash)
 
 
 # ------------------------------------------------------------------ seeds
@@ -230,73 +265,22 @@ def replay_command(item: pytest.Item, token: str) -> str:
     return f"pytest {quoted} --harness-replay={token}"
 
 
-# ---------------------------------------------------------------- running
-def _options(item: pytest.Function) -> dict[str, Any]:
-    """Marker arguments over defaults, command-line options over both (validated)."""
-    marker = item.get_closest_marker("harness")
-    options = dict(DEFAULTS)
-    if marker is not None:
-        if marker.args:
-            _usage(item, "takes keyword arguments only")
-        unknown = sorted(set(marker.kwargs) - set(MARKER_ARGS))
-        if unknown:
-            _usage(item, f"unknown argument(s) {', '.join(unknown)} (use {', '.join(MARKER_ARGS)})")
-        options.update(marker.kwargs)
-    config = item.config
-    for name in ("schedules", "seed", "strategy"):
-        value = config.getoption(f"harness_{name}")
-        if value is not None:
-            options[name] = value
-    _validate(item, options)
-    return options
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """Every ``pytest_pyfunc_call`` of a harness test sees the function pytest collected.
 
-
-def _validate(item: pytest.Function, o: dict[str, Any]) -> None:
-    from .faults import Faults
-    from .strategies import Strategy
-
-    def count(name: str, low: int) -> None:
-        value = o[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            _usage(item, f"{name}= must be an int >= {low}, not {value!r}")
-
-    count("schedules", 1)
-    count("seed", 0)
-    count("max_steps", 1)
-    strategy = o["strategy"]
-    if isinstance(strategy, str):
-        if strategy not in STRATEGY_NAMES:
-            _usage(item, f"unknown strategy {strategy!r} (choose from {', '.join(STRATEGY_NAMES)})")
-    elif isinstance(strategy, Strategy):
-        o["strategy"] = copy.deepcopy(strategy)  # strategies are stateful: one per test
-    else:
-        _usage(item, f"strategy= must be a name or a harness.Strategy, not {strategy!r}")
-    if o["mode"] not in ("fifo", "parallel"):
-        _usage(item, f"mode= must be 'fifo' or 'parallel', not {o['mode']!r}")
-    if o["faults"] is not None and not isinstance(o["faults"], Faults):
-        _usage(item, f"faults= must be a harness.Faults, not {o['faults']!r}")
-    if o["recover"] is not None and not callable(o["recover"]):
-        _usage(item, f"recover= must be an async function taking a Sim, not {o['recover']!r}")
-    if not isinstance(o["shrink"], bool):
-        _usage(item, f"shrink= must be True or False, not {o['shrink']!r}")
-
-
-def _usage(item: pytest.Function, message: str) -> NoReturn:
-    where = "@pytest.mark.harness on" if item.get_closest_marker("harness") else "harness test"
-    pytest.fail(f"{where} {item.name}: {message}", pytrace=False)
-
-
-def _body(item: pytest.Function) -> Callable[[Any], Any]:
-    """The test function as a harness body: ``sim`` per schedule, other fixtures as set up."""
-    function = item.obj
-    funcargs = item.funcargs
-    names = tuple(item._fixtureinfo.argnames)
-
-    def body(sim: Any) -> Any:
-        # the test's own coroutine is the schedule's main task: the timeline names it
-        return function(**{name: sim if name == "sim" else funcargs[name] for name in names})
-
-    return body
+    (pytest-asyncio's ``runtest`` put a synchronous wrapper in ``item.obj``; the
+    runner below and ``--harness-stress``'s both need the ``async def``.)
+    """
+    function = collected_function(pyfuncitem)
+    current = pyfuncitem.obj
+    if current is function or not (is_harness_test(pyfuncitem) or _simulated(pyfuncitem)):
+        return (yield)
+    pyfuncitem.obj = function
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = current
 
 
 class _Runner:
@@ -304,9 +288,14 @@ class _Runner:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        if not is_harness_test(pyfuncitem):
-            return None
-        function = pyfuncitem.obj
+        if is_harness_test(pyfuncitem):
+            options = None
+        else:
+            factory = _simulated(pyfuncitem)
+            if factory is None or not inspect.iscoroutinefunction(collected_function(pyfuncitem)):
+                return None
+            options = _simulated_options(factory)
+        function = collected_function(pyfuncitem)
         if hasattr(function, "hypothesis"):
             _usage(
                 pyfuncitem,
@@ -315,7 +304,8 @@ class _Runner:
             )
         if not inspect.iscoroutinefunction(function):
             _usage(pyfuncitem, "a harness test must be an `async def` function")
-        options = _options(pyfuncitem)
+        if options is None:
+            options = _options(pyfuncitem)
         misuse = pyfuncitem.config.stash.get(_REPLAY_MISUSE, None)
         if misuse is not None:
             pytest.fail(misuse, pytrace=False)
@@ -331,17 +321,25 @@ def _verbose(item: pytest.Item) -> bool:
     return item.config.get_verbosity() > 0
 
 
+def _record(item: pytest.Item, key: str, value: str) -> None:
+    """Add a user property once (a rerun of the same item must not duplicate it)."""
+    if (key, value) not in item.user_properties:
+        item.user_properties.append((key, value))
+
+
 def _explore(item: pytest.Function, o: dict[str, Any]) -> None:
     import harness
 
+    from ._plugin.summary import explored
     from .trace import decode_token
 
     seed = derive_seed(item.nodeid, o["seed"])
+    strategy = o["strategy"]
     try:
         result: ExploreResult = harness.explore(
-            _body(item),
+            **schedule_program(item, o),
             schedules=o["schedules"],
-            strategy=o["strategy"],
+            strategy=strategy,
             seed=seed,
             mode=o["mode"],
             faults=o["faults"],
@@ -353,11 +351,14 @@ def _explore(item: pytest.Function, o: dict[str, Any]) -> None:
     except harness.HarnessError as exc:
         _harness_error(item, exc, "while exploring")
     if not result.failed:
-        summary = (
-            f"{result.schedules_run} schedules ({result.strategy}, mode {o['mode']}, test seed "
-            f"{seed}), {result.distinct_schedules} distinct: no failure; {result.stop_reason.value}"
-        )
-        item.add_report_section("call", "harness", summary)
+        if result.strategy == "replay":  # a simulated anyio test: the default order, once
+            long = short = f"1 schedule (default order, mode {o['mode']}): no failure"
+        else:
+            if strategy == "exhaustive":
+                strategy = harness.Exhaustive()  # what explore runs for the name
+            long, short = explored(result, strategy, o["mode"], seed)
+        item.add_report_section("call", "harness", long)
+        _record(item, SUMMARY_KEY, short)
         return
     f = result.failures[0]
     headline = (
@@ -367,7 +368,7 @@ def _explore(item: pytest.Function, o: dict[str, Any]) -> None:
     if f.original_token != f.token:
         before = decode_token(f.original_token).deviations
         headline += f"; shrunk from {before} to {f.deviations} deviation(s)"
-    item.user_properties.append(("harness_token", f.token))
+    _record(item, TOKEN_KEY, f.token)
     _fail(item, headline, f.error, f.events, f.token, f.notes)
 
 
@@ -376,8 +377,9 @@ def _replay(item: pytest.Function, token: str, o: dict[str, Any]) -> None:
 
     from .trace import decode_token
 
+    program = schedule_program(item, o)
     try:
-        run = harness.replay(_body(item), token, recover=o["recover"], max_steps=o["max_steps"])
+        run = harness.replay(**program, token=token, recover=o["recover"], max_steps=o["max_steps"])
     except harness.NondeterminismError as exc:
         hint = (
             "\n\nIf the code or the test changed since the token was printed, the recorded "
@@ -387,8 +389,9 @@ def _replay(item: pytest.Function, token: str, o: dict[str, Any]) -> None:
     except harness.HarnessError as exc:
         _harness_error(item, exc, "while replaying")
     if run.error is None:
+        _record(item, SUMMARY_KEY, "the replayed schedule passes")
         return
-    item.user_properties.append(("harness_token", run.token))
+    _record(item, TOKEN_KEY, run.token)
     schedule = decode_token(token)
     headline = (
         f"harness: the replayed schedule failed (mode {schedule.mode}, "

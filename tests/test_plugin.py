@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import shlex
 
+import aiosqlite  # noqa: F401  (imported once here, as are the engine and Hypothesis: see below)
 import hypothesis  # noqa: F401  (imported once here, not again in every in-process run)
 import pytest
 
+import harness._explore  # noqa: F401  (pytester restores sys.modules after an in-process run)
 from harness.pytest_plugin import derive_seed
 from harness.trace import decode_token
 
