@@ -58,7 +58,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from ._compat import pytest as _pytest
 from ._plugin import fixtures as _fixtures
 from ._plugin.options import DEFAULTS, MARKER_ARGS, STRATEGY_NAMES, add_options
 from ._plugin.options import options as _options
@@ -70,6 +69,7 @@ from ._plugin.program import collected_function, schedule_program
 from ._plugin.program import self_contained_body as _body
 from ._plugin.summary import KEY as SUMMARY_KEY
 from ._plugin.summary import SummaryReporter
+from ._thirdparty import pytest as _pytest
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

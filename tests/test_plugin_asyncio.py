@@ -2,7 +2,7 @@
 
 Each inner run is a subprocess (pytest-asyncio and the mode must load fresh).
 The suite's own pytest-asyncio is the newest supported release; `.ci/run`'s
-lowest-dependency run covers the oldest (harness/_compat/pytest_asyncio.py).
+lowest-dependency run covers the oldest (harness/_thirdparty/pytest_asyncio.py).
 """
 
 from __future__ import annotations

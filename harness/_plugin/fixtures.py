@@ -48,8 +48,8 @@ from typing import Any
 
 import pytest
 
-from .._compat import pytest as _pytest
-from .._compat.pytest_asyncio import INJECTED_ARGNAMES, original_fixture_function
+from .._thirdparty import pytest as _pytest
+from .._thirdparty.pytest_asyncio import INJECTED_ARGNAMES, original_fixture_function
 
 SIM = "sim"
 LOOP = "event_loop"  # pytest-asyncio's name for the loop a test runs on: the schedule's loop

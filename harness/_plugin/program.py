@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .._compat import pytest as _pytest
+from .._thirdparty import pytest as _pytest
 from . import fixtures as _fixtures
 from .options import options as _options
 
