@@ -10,7 +10,8 @@ relaxation that preserves the contradiction is kept (chunks halving down to
 single operations, as in delta debugging); the core that remains is
 1-minimal: relaxing any one more operation makes the rest explainable.
 Unknown-outcome operations are relaxed from the start (the search treats
-them so already); a crash stays only if the contradiction needs it.
+them so already); a crash stays when the core has operations on both sides
+of it (a durability violation) or when the contradiction needs it.
 
 **Context.** A core such as "get → 1, then get → 0" is true but terse: the
 reader asks where the 1 came from. Relaxed operations are added back *with
@@ -84,9 +85,11 @@ def shortest(part: Part, model: Callable[[], Any]) -> Contradiction:
     relaxed = _relax_all_you_can(items, model)
     core = [it for i, it in enumerate(items) if not relaxed[i] or it.kind == CRASH]
     for crash in [it for it in core if it.kind == CRASH]:
+        ops = [it for it in core if it.kind != CRASH]
+        spans = any(it.ret < crash.inv for it in ops) and any(it.inv > crash.inv for it in ops)
         without = [it for it in core if it is not crash]
-        if linearize(without, model, max_nodes=ATTEMPT_NODES).ok is False:
-            core = without  # the contradiction holds with this crash (searched) and without
+        if not spans and linearize(without, model, max_nodes=ATTEMPT_NODES).ok is False:
+            core = without  # neither between its operations nor needed: left out
     others = [it for i, it in enumerate(items) if relaxed[i] and it.kind != CRASH]
     context = _context(core, others, model)
     shown = sorted([*core, *context], key=lambda it: it.inv)
