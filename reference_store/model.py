@@ -41,6 +41,7 @@ hooks together; every message of every session together (ids are shared).
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -213,14 +214,17 @@ class OperatedStore:
         self.scale = scale
 
     @classmethod
-    async def open(cls, sim: Any) -> OperatedStore:
+    async def open(
+        cls, sim: Any, store_class: type[ReferenceStore] = ReferenceStore
+    ) -> OperatedStore:
         scale = 0.001 if getattr(sim, "kind", "sim") == "real" else 1.0
 
         async def file_io(path: str) -> bytes:
             await asyncio.sleep(0.5 * scale)  # slow file I/O, outside any transaction
             return path.encode()
 
-        store = await ReferenceStore.open(sim.connect, DB, file_io=file_io, clock=lambda: NOW)
+        store = await store_class.open(sim.connect, DB, file_io=file_io, clock=lambda: NOW)
+        assert isinstance(store, ReferenceStore)
         return cls(store, scale)
 
     async def close(self) -> None:
@@ -381,12 +385,18 @@ OBSERVE = tuple(
 )
 
 
-def spec(operations: Sequence[str] | None = None, *, observe: bool = True) -> lin.Spec:
+def spec(
+    operations: Sequence[str] | None = None,
+    *,
+    observe: bool = True,
+    store: type[ReferenceStore] = ReferenceStore,
+) -> lin.Spec:
     """The operation-testing spec of the reference store (optionally only some operations).
 
     ``operations`` restricts the generated operations to those names (the
     observation reads are always available); ``observe=False`` drops the final
-    reads (cheaper schedules, no durability check).
+    reads (cheaper schedules, no durability check); ``store`` puts a subclass
+    of :class:`ReferenceStore` under test instead (a variant or an old version).
     """
     ops = _operations()
     if operations is not None:
@@ -398,12 +408,12 @@ def spec(operations: Sequence[str] | None = None, *, observe: bool = True) -> li
             for o in ops
         ]
     return lin.Spec(
-        setup=OperatedStore.open,
+        setup=functools.partial(OperatedStore.open, store_class=store),
         teardown=OperatedStore.close,
         model=ReferenceModel,
         operations=ops,
         observe=OBSERVE if observe else (),
-        name="reference store",
+        name="reference store" if store is ReferenceStore else store.__name__,
     )
 
 
