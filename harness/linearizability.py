@@ -68,12 +68,14 @@ from ._linearize.search import check_one as check_one
 from ._linearize.search import explore as explore
 from ._linearize.search import explore_one as explore_one
 from ._linearize.search import replay as replay
+from ._linearize.spec import AnyOf as AnyOf
 from ._linearize.spec import Call as Call
 from ._linearize.spec import Operation as Operation
 from ._linearize.spec import Spec as Spec
 from ._linearize.spec import operation as operation
 
 __all__ = (
+    "AnyOf",
     "Call",
     "Contradiction",
     "Entry",

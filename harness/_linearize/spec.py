@@ -50,6 +50,54 @@ class Call:
         return f"{self.op}({', '.join(repr(a) for a in self.args)})"
 
 
+class AnyOf:
+    """A model result that accepts any of several outcomes (the state changes the same way).
+
+    Each alternative is a value (compared with ``==``) or an exception type or
+    instance (matched by type), e.g. ``AnyOf("ack:e1", sqlite3.IntegrityError)``
+    when a contract leaves open whether a duplicate is acknowledged or refused.
+    """
+
+    def __init__(self, *alternatives: Any) -> None:
+        if not alternatives:
+            raise ValueError("AnyOf needs at least one alternative")
+        self.alternatives = alternatives
+
+    def __repr__(self) -> str:
+        return "one of " + ", ".join(_shown(a) for a in self.alternatives)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnyOf) and other.alternatives == self.alternatives
+
+    def __hash__(self) -> int:
+        return hash(tuple(_shown(a) for a in self.alternatives))
+
+    def accepts(self, raised: bool, recorded: Any) -> bool:
+        """Whether a recorded result (or exception, when ``raised``) is one of the alternatives."""
+        for alt in self.alternatives:
+            kind = alt if isinstance(alt, type) else type(alt)
+            if isinstance(alt, BaseException) or (
+                isinstance(alt, type) and issubclass(alt, BaseException)
+            ):
+                if raised and isinstance(recorded, kind):
+                    return True
+            elif not raised:
+                try:
+                    if alt == recorded:
+                        return True
+                except Exception:
+                    continue
+        return False
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, BaseException):
+        return type(value).__name__
+    return repr(value)
+
+
 class Model(Protocol):
     """The optional hooks of a sequential model (its operations are its other methods)."""
 
