@@ -104,6 +104,13 @@ __all__ = (
 )
 
 
+for _name in __all__:  # show public classes by their public name (tracebacks, reprs)
+    _value = globals().get(_name)
+    if isinstance(_value, type):
+        _value.__module__ = __name__
+del _name, _value
+
+
 def explain(verdict: Verdict, model: object, scenario: Scenario | None = None) -> str:
     """The report for a failed verdict: lanes and the shortest contradiction."""
     from ._linearize.report import failure_text
