@@ -83,7 +83,7 @@ def test_the_readme_fix_passes_what_the_readme_says() -> None:
     ns = _namespace(with_fix=True)
     result = lin.check(ns["fixed"], faults=harness.Faults(crash=1))
     assert (result.scenarios_run, result.schedules_run) == (25, 25 * 40)
-    assert "25\nscenarios × 40 schedules" in _section()
+    assert "25\nscenarios \u00d7 40 schedules" in _section()
 
 
 def test_the_readme_race_is_real_on_aiosqlite_and_so_is_the_fix() -> None:
