@@ -184,35 +184,45 @@ class _Steps:
         return found
 
 
+class _Moves:
+    """The moves from a configuration: which pending item may come next (Lowe's rule)."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.n = len(items)
+        self.inv = [it.inv for it in items]
+        self.ret = [it.ret for it in items]
+        self.droppable = [it.kind == UNKNOWN for it in items]
+
+    def __call__(self, mask: int) -> list[tuple[int, bool]]:
+        """(item, applied) pairs: every item invoked before the first pending return/deadline.
+
+        An unknown-outcome item may also be dropped (applied=False): it never took effect.
+        """
+        pending = [i for i in range(self.n) if not (mask >> i) & 1]
+        first_return = min(self.ret[i] for i in pending)
+        out: list[tuple[int, bool]] = []
+        for i in pending:  # items are sorted by invocation
+            if self.inv[i] > first_return:
+                break
+            out.append((i, True))
+            if self.droppable[i]:
+                out.append((i, False))
+        return out
+
+
 def linearize(
     items: Sequence[Item], model: Callable[[], Any], *, max_nodes: int = DEFAULT_MAX_NODES
 ) -> Search:
     """Find a linear order of ``items`` the model agrees with (see the module docstring)."""
-    n = len(items)
-    full = (1 << n) - 1
-    inv = [it.inv for it in items]
-    ret = [it.ret for it in items]
-    droppable = [it.kind == UNKNOWN for it in items]
+    if not items:
+        return Search(True, [], 0)
+    full = (1 << len(items)) - 1
+    moves = _Moves(items)
     steps = _Steps()
     start = model()
     seen: set[tuple[int, Hashable]] = set()
     nodes = 0
-
-    def moves(mask: int) -> list[tuple[int, bool]]:
-        pending = [i for i in range(n) if not (mask >> i) & 1]
-        first_return = min(ret[i] for i in pending)
-        out: list[tuple[int, bool]] = []
-        for i in pending:
-            if inv[i] > first_return:
-                break
-            out.append((i, True))
-            if droppable[i]:
-                out.append((i, False))
-        return out
-
-    if n == 0:
-        return Search(True, [], 0)
-    # frames: (mask, state, key, moves, next move); path[k] = the move taken from frame k
+    # frames: [mask, state, key, moves, next move]; path[k] = the move taken from frame k
     stack: list[list[Any]] = [[0, start, state_key(start), moves(0), 0]]
     path: list[tuple[int, bool]] = []
     seen.add((0, stack[0][2]))
@@ -229,21 +239,18 @@ def linearize(
         nodes += 1
         if nodes > max_nodes:
             return Search(None, [], nodes)
+        new_state, new_key = state, key
         if applied:
             step = steps(state, key, items[i])
             if not agrees(items[i], step):
                 continue
             new_state, new_key = step.state, step.key
-        else:
-            new_state, new_key = state, key
         new_mask = mask | (1 << i)
         if new_mask == full:
-            path.append((i, applied))
-            return Search(True, list(path), nodes)
-        config = (new_mask, new_key)
-        if config in seen:
+            return Search(True, [*path, (i, applied)], nodes)
+        if (new_mask, new_key) in seen:
             continue
-        seen.add(config)
+        seen.add((new_mask, new_key))
         path.append((i, applied))
         stack.append([new_mask, new_state, new_key, moves(new_mask), 0])
     return Search(False, [], nodes)

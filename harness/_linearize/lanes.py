@@ -19,7 +19,7 @@ an unknown outcome. Operations of the contradiction carry their tag
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .history import Entry, History
 from .scenario import MAIN
@@ -45,25 +45,29 @@ def _one_row(entry: Entry, tags: Mapping[int, str]) -> str:
     return _cut(f"{call} {outcome}")
 
 
-def draw(history: History, tags: Mapping[int, str] | None = None) -> str:
-    """The lanes of ``history`` (see the module docstring)."""
-    tags = tags or {}
-    lanes = sorted(history.actors, key=lambda actor: actor != MAIN)  # main first, then actors
-    column = {actor: i for i, actor in enumerate(lanes)}
-    cells: dict[int, tuple[str, str, Entry | None]] = {}  # position -> (kind, text, entry)
+Row = tuple[str, str, list[str]] | str  # (number, time, one cell per lane), or a crash line
+
+
+def _cells(history: History, tags: Mapping[int, str]) -> dict[int, tuple[str, str, Entry]]:
+    """What each event position shows: (kind, text, entry)."""
+    cells: dict[int, tuple[str, str, Entry]] = {}
     for e in history.entries:
-        own_row = e.finished is not None and e.finished == e.invoked + 1
-        if own_row:
+        if e.finished is not None and e.finished == e.invoked + 1:  # one row for the two
             cells[e.invoked] = ("one", _one_row(e, tags), e)
             cells[e.invoked + 1] = ("skip", "", e)
             continue
         cells[e.invoked] = ("invoke", f"┌ {_tagged(e, tags)}", e)
         if e.finished is not None:
             cells[e.finished] = ("return", f"└ {e.outcome()}", e)
+    return cells
+
+
+def _rows(history: History, tags: Mapping[int, str], lanes: list[str]) -> list[Row]:
+    cells = _cells(history, tags)
     crash_at = {c.position: c for c in history.crashes}
     by_id = {e.id: e for e in history.entries}
-    rows: list[tuple[str, str, list[str]] | str] = []
-    running: dict[str, Entry] = {}
+    rows: list[Row] = []
+    running: set[str] = set()
     for position in range(history.length):
         if position in crash_at:
             c = crash_at[position]
@@ -74,35 +78,35 @@ def draw(history: History, tags: Mapping[int, str] | None = None) -> str:
             )
             running.clear()
             continue
-        kind, text, entry = cells.get(position, ("", "", None))
-        if entry is None or kind == "skip":
+        if position not in cells or cells[position][0] == "skip":
             continue
+        kind, text, entry = cells[position]
         line = ["│" if actor in running else "" for actor in lanes]
-        line[column[entry.actor]] = _cut(text)
+        line[lanes.index(entry.actor)] = _cut(text)
         if kind == "invoke":
-            running[entry.actor] = entry
+            running.add(entry.actor)
         elif kind == "return":
-            running.pop(entry.actor, None)
+            running.discard(entry.actor)
         t = entry.t_invoked if kind in ("invoke", "one") else (entry.t_finished or 0.0)
         rows.append((str(position + 1), f"{t:.3f}s", line))
-    widths = [len(actor) for actor in lanes]
-    for row in rows:
-        if isinstance(row, tuple):
-            for i, cell in enumerate(row[2]):
-                widths[i] = max(widths[i], len(cell))
-    number_width = max([len(r[0]) for r in rows if isinstance(r, tuple)] + [1])
-    time_width = max([len(r[1]) for r in rows if isinstance(r, tuple)] + [4])
-    head = f"{'#':>{number_width}}  {'time':<{time_width}}  " + "  ".join(
-        f"{actor:<{w}}" for actor, w in zip(lanes, widths, strict=True)
-    )
-    out = [head.rstrip()]
-    for row in rows:
-        if isinstance(row, str):
-            out.append(row)
-            continue
-        number, when, line = row
+    return rows
+
+
+def draw(history: History, tags: Mapping[int, str] | None = None) -> str:
+    """The lanes of ``history`` (see the module docstring)."""
+    lanes = sorted(history.actors, key=lambda actor: actor != MAIN)  # main first, then actors
+    rows = _rows(history, tags or {}, lanes)
+    table = [r for r in rows if isinstance(r, tuple)]
+    widths = [max([len(actor)] + [len(r[2][i]) for r in table]) for i, actor in enumerate(lanes)]
+    number_width = max([len(r[0]) for r in table] + [1])
+    time_width = max([len(r[1]) for r in table] + [4])
+
+    def line(number: str, when: str, cells: Sequence[str]) -> str:
         text = f"{number:>{number_width}}  {when:<{time_width}}  " + "  ".join(
-            f"{cell:<{w}}" for cell, w in zip(line, widths, strict=True)
+            f"{cell:<{w}}" for cell, w in zip(cells, widths, strict=True)
         )
-        out.append(text.rstrip())
+        return text.rstrip()
+
+    out = [line("#", "time", lanes)]
+    out += [row if isinstance(row, str) else line(*row) for row in rows]
     return "\n".join(out)

@@ -213,28 +213,7 @@ def explore(
         raise ValueError(f"scenarios must be a positive int, not {scenarios!r}")
     opts = Options(schedules, strategy, seed, mode, faults, max_steps, max_nodes)
     result = Result(spec, opts, None)
-    memo: dict[Scenario, bool] = {}
-
-    def fails(scenario: Scenario) -> bool:
-        try:
-            known = memo.get(scenario)
-        except TypeError:  # unhashable arguments: no memo
-            known = None
-        if known is not None:
-            return known
-        outcome = opts.explore(spec, scenario, shrink=False)
-        result.scenarios_run += 1
-        result.schedules_run += outcome.explored.schedules_run
-        if outcome.failed and result.first_failing is None:
-            result.first_failing = scenario
-        if progress is not None:
-            progress(result.scenarios_run, result.schedules_run, outcome.failed)
-        try:
-            memo[scenario] = outcome.failed
-        except TypeError:
-            pass
-        return outcome.failed
-
+    fails = _Trial(spec, opts, result, progress)
     config = settings(
         max_examples=scenarios,
         deadline=None,
@@ -253,6 +232,44 @@ def explore(
     result.outcome = opts.explore(spec, minimal, shrink=shrink)
     result.schedules_run += result.outcome.explored.schedules_run
     return result
+
+
+class _Trial:
+    """Hypothesis's condition: does exploring this scenario fail? (memoised, counted)."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        options: Options,
+        result: Result,
+        progress: Callable[[int, int, bool], None] | None,
+    ) -> None:
+        self.spec = spec
+        self.options = options
+        self.result = result
+        self.progress = progress
+        self.memo: dict[Scenario, bool] = {}
+
+    def __call__(self, scenario: Scenario) -> bool:
+        try:
+            known = self.memo.get(scenario)
+        except TypeError:  # unhashable arguments: no memo
+            known = None
+        if known is not None:
+            return known
+        outcome = self.options.explore(self.spec, scenario, shrink=False)
+        result = self.result
+        result.scenarios_run += 1
+        result.schedules_run += outcome.explored.schedules_run
+        if outcome.failed and result.first_failing is None:
+            result.first_failing = scenario
+        if self.progress is not None:
+            self.progress(result.scenarios_run, result.schedules_run, outcome.failed)
+        try:
+            self.memo[scenario] = outcome.failed
+        except TypeError:
+            pass
+        return outcome.failed
 
 
 def check(spec: Spec, **options: Any) -> Result:
