@@ -162,13 +162,15 @@ def _context(core: list[Item], others: list[Item], model: Callable[[], Any]) -> 
     return context
 
 
-def _signature(items: Sequence[Item], model: Callable[[], Any]) -> set[tuple[int, str]]:
-    """Where and how each order fails: (index of the culprit, what the model expects)."""
+def _signature(items: Sequence[Item], model: Callable[[], Any]) -> set[tuple[str, str]]:
+    """Where and how each order fails: (the culprit, what the model expects there)."""
     out = set()
     for order in _orders(items):
         failed = _first_disagreement(items, order, model)
         if failed.at < len(order):
-            out.add((order[failed.at], failed.expected))
+            culprit = items[order[failed.at]]
+            name = f"op {culprit.entry.id}" if culprit.entry is not None else "crash"
+            out.add((name, failed.expected))
     return out
 
 
