@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .checker import CRASH, UNKNOWN, Item, Part, agrees, apply, linearize, relax
+from .checker import CRASH, UNKNOWN, Item, Part, agrees, apply, items_of, linearize, relax
 from .history import Entry, Status
 
 ATTEMPT_NODES = 200_000
@@ -130,8 +130,6 @@ def _relax_all_you_can(items: Sequence[Item], model: Callable[[], Any]) -> list[
 
 def _recorded(item: Item) -> Item:
     """A relaxed item with its recorded result back (crashes and unknowns stay as they are)."""
-    from .checker import items_of
-
     if item.entry is None or item.entry.status is Status.UNKNOWN:
         return item
     return items_of([item.entry], [])[0]

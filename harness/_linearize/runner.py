@@ -34,6 +34,7 @@ from .._errors import HarnessError
 from .._explore import ExploreResult, Failure, Run, explore, replay
 from ..faults import Faults
 from ..strategies import Strategy
+from ..trace import decode_token
 from .checker import DEFAULT_MAX_NODES, Verdict, check_history
 from .explain import Contradiction
 from .history import NOTES_KEY, History, Recorder
@@ -237,8 +238,6 @@ def replay_scenario(
     spec: Spec, scenario: Scenario, token: str, *, max_nodes: int = DEFAULT_MAX_NODES
 ) -> tuple[Run, History]:
     """Replay one schedule of a scenario; the run and the history it recorded."""
-    from ..trace import decode_token
-
     faults = decode_token(token).faults
     program = Program(spec, scenario, spec.indefinite_errors(faults), max_nodes)
     run = replay(program.body, token, recover=program.recover)
