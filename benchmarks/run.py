@@ -18,6 +18,7 @@ in the same process minutes apart.
     stress on real aiosqlite (runs until the first failure, capped).
 (d) ``scaling`` — a fixed sim stress run with 1 and with 2 xdist workers.
 (e) ``loop`` — the controlled loop vs the stock loop on a pure-asyncio body.
+(f) ``linearizability`` — the operation-testing checker (``benchmarks/linearizability.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 import aiosqlite
 
 import harness
+from benchmarks.linearizability import bench_linearizability, table_lines
 from harness import scenarios
 from harness.sqlite._database import default_workroot
 
@@ -273,6 +275,7 @@ BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "detection": bench_detection,
     "scaling": bench_scaling,
     "loop": bench_loop,
+    "linearizability": bench_linearizability,
 }
 
 
@@ -326,6 +329,8 @@ def table(results: dict[str, Any]) -> str:
             f"controlled {s['controlled_seconds'] * 1e3:.1f} ms, "
             f"overhead {s['overhead']:.2f}x"
         )
+    if "linearizability" in results:
+        lines += table_lines(results["linearizability"])
     return "\n".join(lines)
 
 

@@ -17,10 +17,14 @@ Fixes carried (one line each, with the pull request that motivated it):
   the cache and the database on every notification (coder #25433);
 * messages carry an idempotency key (``UNIQUE(session_id, seq)``, insert-or-
   ignore) and the flush cursor is recovered from the database (hermes #19407);
+* a tool turn's results are numbered inside their write transaction and stored
+  as one unit, so concurrent turns and chat messages never lose one (found by
+  operation testing: ``harness.linearizability`` with ``reference_store.model``);
 * hook events are written in ``BEGIN IMMEDIATE`` batches with one ``SAVEPOINT``
   per event (``ROLLBACK TO`` on error), acknowledged only after COMMIT, with
   transcript I/O outside the transaction; the watchdog checks and writes in one
-  conditional ``UPDATE`` (ClosedLoop #234);
+  conditional ``UPDATE`` (ClosedLoop #234); ingestion is idempotent per event id
+  (a retried delivery is acknowledged, never written twice; found by operation testing);
 * ``busy_timeout`` is the first pragma on every connection.
 """
 
@@ -203,21 +207,37 @@ class ReferenceStore:
         execute: Callable[[int, str], Awaitable[str]],
         emit: Callable[[ToolEvent], None],
     ) -> None:
-        """Run tool calls concurrently; emit each result as it finishes; persist in call order."""
-        base = await self.stored_prefix(session)
-        turns = [asyncio.Event() for _ in range(len(calls) + 1)]
-        turns[0].set()
+        """Run tool calls concurrently; emit each result as it finishes; persist the turn.
 
-        async def worker(index: int, name: str) -> None:
+        The results are appended after the transcript, in call order, in one
+        write transaction once every tool has finished. Their sequence numbers
+        are read inside that transaction (under the write lock) and inserted
+        with a plain ``INSERT``, so a concurrent turn or chat message on the
+        same session can neither take them nor make a result vanish silently;
+        and a turn is stored whole or not at all — a turn cancelled (or whose
+        tool raised) before its results were written stores none of them.
+        """
+
+        async def worker(index: int, name: str) -> str:
             result = await execute(index, name)
             emit(ToolEvent(index, name, result, self._clock()))
-            await turns[index].wait()
-            try:
-                await self.append_message(session, base + index, "tool", f"{name}: {result}")
-            finally:
-                turns[index + 1].set()
+            return f"{name}: {result}"
 
-        await asyncio.gather(*(worker(i, name) for i, name in enumerate(calls)))
+        bodies = await asyncio.gather(*(worker(i, name) for i, name in enumerate(calls)))
+        if not bodies:
+            return
+
+        async def append_turn(db: aiosqlite.Connection) -> None:
+            rows = await db.execute_fetchall(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE session_id = ?", (session,)
+            )
+            base = int(next(iter(rows))[0])
+            await db.executemany(
+                "INSERT INTO messages(session_id, seq, role, body) VALUES (?, ?, 'tool', ?)",
+                [(session, base + i, body) for i, body in enumerate(bodies)],
+            )
+
+        await self.db.write(append_turn)
 
     async def save_asset(self, session: str, name: str, path: str) -> None:
         """Read the asset (slow file I/O) first; take the write lock only for the row."""
@@ -284,8 +304,9 @@ class ReferenceStore:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for event, future in batch:  # acknowledged only now: after COMMIT
-                error = outcomes.get(event.id)
+            # acknowledged only now, after COMMIT; outcomes are per batch position, so a
+            # duplicate's outcome never overwrites the first delivery's
+            for (event, future), error in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
                 if error is None:
@@ -295,11 +316,24 @@ class ReferenceStore:
 
     async def _write_batch(
         self, db: aiosqlite.Connection, batch: Sequence[tuple[HookEvent, asyncio.Future[str]]]
-    ) -> dict[str, BaseException | None]:
-        """One savepoint per event: a failing event rolls back to it; the others stay."""
-        outcomes: dict[str, BaseException | None] = {}
+    ) -> list[BaseException | None]:
+        """One savepoint per event: a failing event rolls back to it; the others stay.
+
+        An event whose rows are already stored (a retried delivery, or the same
+        event twice in one batch) is acknowledged again and written nothing:
+        hook delivery is at-least-once, so ingestion is idempotent per event id.
+        An event with no parts stores no rows, so only its session activity is
+        (re)recorded.
+        """
+        outcomes: list[BaseException | None] = []
         now = self._clock()
         for event, _ in batch:
+            stored = await db.execute_fetchall(
+                "SELECT 1 FROM hook_rows WHERE event_id = ? LIMIT 1", (event.id,)
+            )
+            if stored:
+                outcomes.append(None)
+                continue
             await db.execute("SAVEPOINT hook")
             try:
                 for part, body in enumerate(event.parts):
@@ -315,9 +349,9 @@ class ReferenceStore:
                 )
             except sqlite3.Error as exc:
                 await db.execute("ROLLBACK TO hook")
-                outcomes[event.id] = exc
+                outcomes.append(exc)
             else:
-                outcomes[event.id] = None
+                outcomes.append(None)
             await db.execute("RELEASE hook")
         return outcomes
 

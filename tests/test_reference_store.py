@@ -225,3 +225,56 @@ def test_update_session_rejects_unknown_fields(tmp_path: Path) -> None:
             await store.update_session("s", colour="red")
 
     run(body, tmp_path / "u.db")
+
+
+def test_concurrent_tool_turns_on_one_session_keep_every_result(tmp_path: Path) -> None:
+    async def body(store: ReferenceStore) -> list[str]:
+        async def execute(index: int, name: str) -> str:
+            await asyncio.sleep(0.001 * (2 - index))
+            return f"r{index}"
+
+        await asyncio.gather(
+            store.run_tool_calls("s", ["a", "b"], execute, lambda e: None),
+            store.run_tool_calls("s", ["c", "d"], execute, lambda e: None),
+        )
+        return [body for _, _, body in await store.transcript("s")]
+
+    bodies = run(body, tmp_path / "turns.db")
+    assert sorted(bodies) == ["a: r0", "b: r1", "c: r0", "d: r1"]
+    assert bodies in (["a: r0", "b: r1", "c: r0", "d: r1"], ["c: r0", "d: r1", "a: r0", "b: r1"])
+
+
+def test_a_chat_message_during_a_tool_turn_does_not_take_its_sequence_number(
+    tmp_path: Path,
+) -> None:
+    async def body(store: ReferenceStore) -> list[tuple[int, str, str]]:
+        chatted = asyncio.Event()
+
+        async def execute(index: int, name: str) -> str:
+            await chatted.wait()  # the chat message commits while the tool runs
+            return "done"
+
+        async def chat() -> None:
+            await store.insert_message("s", "hello")
+            chatted.set()
+
+        await asyncio.gather(store.run_tool_calls("s", ["grep"], execute, lambda e: None), chat())
+        return await store.transcript("s")
+
+    assert run(body, tmp_path / "chat.db") == [(0, "chat", "hello"), (1, "tool", "grep: done")]
+
+
+def test_a_hook_event_ingested_twice_is_acknowledged_both_times_and_stored_once(
+    tmp_path: Path,
+) -> None:
+    event = HookEvent("e", "s", ("a", "b"))
+
+    async def body(store: ReferenceStore) -> tuple[list[Any], str, list[tuple[Any, ...]]]:
+        same_batch = await asyncio.gather(store.ingest(event), store.ingest(event))
+        redelivered = await store.ingest(event)
+        rows = await store.db.query("SELECT event_id, part, body FROM hook_rows ORDER BY part")
+        return list(same_batch), redelivered, rows
+
+    same_batch, redelivered, rows = run(body, tmp_path / "dup.db")
+    assert same_batch == ["ack:e", "ack:e"] and redelivered == "ack:e"
+    assert rows == [("e", 0, "a"), ("e", 1, "b")]
