@@ -101,6 +101,19 @@ def save_json(report: Report, path: str | os.PathLike[str]) -> None:
         raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
+def check_out_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a directory to write into, checked without creating anything.
+
+    Raises :class:`ReportError` when ``path`` is a file or lies under a file.
+    """
+    target = Path(path).expanduser()
+    for parent in [target, *target.parents]:
+        if parent.exists() and not parent.is_dir():
+            where = "is a file" if parent == target else f"is under the file {parent}"
+            raise ReportError(f"output directory {os.fspath(path)} {where}")
+    return target
+
+
 def prepare_out_dir(path: str | os.PathLike[str], names: tuple[str, ...] = ()) -> Path:
     """Create ``path`` if needed and prove a report can be written there; return it resolved.
 
@@ -108,12 +121,8 @@ def prepare_out_dir(path: str | os.PathLike[str], names: tuple[str, ...] = ()) -
     file, cannot be created or written, or when one of ``names`` inside it is a
     directory. Nothing is left behind but the (empty) directory itself.
     """
-    target = Path(path).expanduser()
+    target = check_out_path(path)
     shown = os.fspath(path)
-    for parent in [target, *target.parents]:
-        if parent.exists() and not parent.is_dir():
-            where = "is a file" if parent == target else f"is under the file {parent}"
-            raise ReportError(f"output directory {shown} {where}")
     try:
         target.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".harness-probe-", dir=target)

@@ -131,9 +131,10 @@ def combine(a: Cell, b: Cell) -> Cell:
     errors = dict(a.errors)
     for error, n in b.errors.items():
         errors[error] = errors.get(error, 0) + n
-    examples = _examples([*a.examples, *b.examples])
+    examples = _examples([*a.examples, *b.examples], simulated=a.simulated or b.simulated)
     tokens = [e["token"] for e in examples if isinstance(e.get("token"), str)]
-    tokens = list(dict.fromkeys([*tokens, *a.tokens, *b.tokens]))[:MAX_TOKENS]
+    if not tokens:  # reports without examples (schema 1): keep their tokens
+        tokens = list(dict.fromkeys([*a.tokens, *b.tokens]))[:MAX_TOKENS]
     empty = a.runs == 0 and a.planned == 0 and not a.examples
     assert a.planned is not None and b.planned is not None
     return Cell(
@@ -174,7 +175,9 @@ def combine_coverage(
     }
 
 
-def _examples(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _examples(examples: list[dict[str, Any]], *, simulated: bool) -> list[dict[str, Any]]:
+    """Examples by run; a simulated cell keeps one replayable example, its first failure's."""
+
     def order(pair: tuple[int, dict[str, Any]]) -> tuple[int, int]:
         position, example = pair
         run = example.get("run")
@@ -183,10 +186,15 @@ def _examples(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     kept: list[dict[str, Any]] = []
     seen: set[tuple[Any, ...]] = set()
+    replayable = False
     for _, example in sorted(enumerate(examples), key=order):
         identity = (example.get("run"), example.get("token"), example.get("command"))
         if identity in seen:
             continue
+        if simulated and example.get("token"):
+            if replayable:
+                continue  # each shard shrinks its own first failure: the earliest one wins
+            replayable = True
         seen.add(identity)
         kept.append(example)
     return kept[:MAX_EXAMPLES]

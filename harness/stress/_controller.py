@@ -52,6 +52,7 @@ from ._session import SPEC_KEY
 from ._signals import Interrupts
 from ._spec import Chunk, Spec, cells_of, plan, plan_id, run_order, shard
 from ._xdist import (
+    drain_reports,
     event_of,
     exit_status,
     guard_node,
@@ -142,7 +143,7 @@ class Collector:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.config = None
 
-    @pytest.hookimpl
+    @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[SPEC_KEY] = self.spec
         guard_node(node)
@@ -166,7 +167,13 @@ class Collector:
             t = self.ledger.totals
             self.progress.update(t.runs, t.failed, t.crashed, t.timed_out)
 
-    @pytest.hookimpl
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.interrupts.requested and self.config is not None:
+            for report in drain_reports(self.config):  # what was sent before the stop
+                self.pytest_runtest_logreport(report)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         if error is None or node_id(node) in self.ledger.heard_from:
             return

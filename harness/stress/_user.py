@@ -63,9 +63,10 @@ from ._signals import Interrupts
 from ._spec import Chunk, plan_id
 from ._tracebacks import describe
 from ._watchdog import Watchdog
-from ._worker import SIM_BATCH, SIM_BATCH_SECONDS
+from ._worker import batch_due
 from ._xdist import (
     EventCodec,
+    drain_reports,
     event_of,
     exit_status,
     guard_node,
@@ -320,7 +321,7 @@ class StressPlugin:
             return None, None
         return None, f"pytest {_quoted(_where(self.config, chunk.name))}"
 
-    @pytest.hookimpl
+    @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self._plan(list(ids))
 
@@ -329,12 +330,12 @@ class StressPlugin:
         if not self.is_worker:
             self._plan([item.nodeid for item in session.items])
 
-    @pytest.hookimpl
+    @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         guard_node(node)
         guard_replacements(self.config, self.notes.append)
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         if split_id(crashitem) is not None:
             report.outcome = "passed"  # recorded as crashed / timed out: the gate decides
@@ -352,7 +353,7 @@ class StressPlugin:
                 status = exit_status(getattr(report, "node", None))
                 self.ledger.worker_died(worker_id(report), report.nodeid, status)
 
-    @pytest.hookimpl
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         if error is None or self.ledger is None or node_id(node) in self.ledger.heard_from:
             return
@@ -374,6 +375,9 @@ class StressPlugin:
             self.interrupts.__exit__()
         if self.ledger is None:
             self._plan([])
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            for report in drain_reports(self.config):  # what was sent before the stop
+                self.pytest_runtest_logreport(report)
         assert self.ledger is not None
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         by = self.interrupts.signal if self.interrupts is not None else None
@@ -482,7 +486,7 @@ class _Exploration:
     def progress(self, ran: int, failing: int) -> None:
         self.pending += "F" if failing > self.failing else "P"
         self.ran, self.failing = ran, failing
-        if len(self.pending) >= SIM_BATCH or time.monotonic() - self.sent_at >= SIM_BATCH_SECONDS:
+        if batch_due(ran, len(self.pending), time.monotonic() - self.sent_at):
             self.flush()
         if self.plugin.watchdog is not None:
             self.plugin.watchdog.arm(self.plugin.timeout)

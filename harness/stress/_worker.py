@@ -46,6 +46,15 @@ HOOK_ENV = "HARNESS_STRESS_TEST_HOOK"
 SIM_BATCH = 10
 """Schedules per progress event (at most; a batch is also sent after a second)."""
 SIM_BATCH_SECONDS = 1.0
+SIM_SINGLE = 20
+"""The first schedules of an exploration are reported one by one (a crash early in a
+chunk then costs exactly its schedule; later, at most a batch goes unreported)."""
+
+
+def batch_due(ran: int, pending: int, since: float) -> bool:
+    """Whether the schedules ``pending`` (of ``ran``) should be reported now."""
+    return ran <= SIM_SINGLE or pending >= SIM_BATCH or since >= SIM_BATCH_SECONDS
+
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -146,7 +155,7 @@ class _Batches:
         self.pending += "F" if failing > self.failing else "P"
         self.ran, self.failing = ran, failing
         now = time.monotonic()
-        if len(self.pending) >= SIM_BATCH or now - self.sent_at >= SIM_BATCH_SECONDS:
+        if batch_due(ran, len(self.pending), now - self.sent_at):
             self.flush()
         self.watchdog.arm(self.spec.timeout)
         upcoming = self.first + ran

@@ -259,3 +259,35 @@ def guard_replacements(config: pytest.Config, warn: Callable[[str], None]) -> No
 
     dsession._clone_node = clone_node
     dsession._harness_guarded = True
+
+
+def drain_reports(config: pytest.Config, wait: float = 1.0) -> list[pytest.TestReport]:
+    """Reports that reached the controller but were not processed when the session stopped.
+
+    After an interrupt the session loop stops reading its event queue; the
+    workers (killed) had already sent what they measured. This waits up to
+    ``wait`` seconds for their channels to close (execnet's receiver threads
+    read to the end of each pipe), then takes every test report from the
+    queue, in order, so that nothing measured is lost.
+    """
+    dsession = _dsession(config)
+    queue = getattr(dsession, "queue", None)
+    if queue is None:
+        return []
+    deadline = time.monotonic() + wait
+    nodes = list(getattr(getattr(dsession, "sched", None), "nodes", []) or [])
+    nodes += list(getattr(dsession, "_active_nodes", []) or [])
+    for node in nodes:
+        channel = getattr(node, "channel", None)
+        while channel is not None and not channel.isclosed() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    reports: list[pytest.TestReport] = []
+    while True:
+        try:
+            name, kwargs = queue.get_nowait()
+        except Exception:
+            return reports
+        report = kwargs.get("rep") if name == "testreport" else None
+        if report is not None:
+            report.node = kwargs.get("node")
+            reports.append(report)

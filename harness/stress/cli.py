@@ -431,11 +431,10 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.action != "merge":
         raise _usage("missing action (try 'harness report merge A.json B.json --out DIR')")
-    try:
-        from ..report._json import prepare_out_dir
-        from ..report.write import NAMES
+    from ..report._json import check_out_path
 
-        prepare_out_dir(args.out, NAMES)
+    try:
+        check_out_path(args.out)
     except ReportError as exc:
         raise _usage(str(exc)) from None
     reports = [_load(p) for p in args.reports]
