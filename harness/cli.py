@@ -87,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_RAW,
     )
 
+    _add_explore(sub)
+    _add_replay(sub)
+
+    from .stress.cli import add_commands
+
+    add_commands(sub)
+    return parser
+
+
+def _add_explore(sub: Any) -> None:
     ex = sub.add_parser(
         "explore",
         help="explore a scenario's schedules; print the first failure",
@@ -136,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the full timeline, not just the steps that matter (default: off)",
     )
 
+
+def _add_replay(sub: Any) -> None:
     rp = sub.add_parser(
         "replay",
         help="replay a scenario token; print its timeline",
@@ -161,11 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="real-run ids: re-run up to N times, stop at the first failure (default: 1)",
     )
-
-    from .stress.cli import add_commands
-
-    add_commands(sub)
-    return parser
 
 
 def _scenario(name: str) -> Any:

@@ -115,10 +115,10 @@ class StressOutcome:
 class Collector:
     """The controller's plugin in every session (see the module docstring)."""
 
-    def __init__(self, ledger: Ledger, progress: Progress, interrupts: Interrupts) -> None:
+    def __init__(self, ledger: Ledger, progress: Progress) -> None:
         self.ledger = ledger
         self.progress = progress
-        self.interrupts = interrupts
+        self.interrupts = Interrupts(lambda: None, sys.stderr)  # replaced by run_stress
         self.spec: dict[str, Any] = {}
         self.by_item: dict[str, str] = {}
         self.config: pytest.Config | None = None
@@ -314,48 +314,49 @@ def run_stress(options: StressOptions, *, stderr: TextIO | None = None) -> Stres
     if options.until_decided is not None:
         decider = Decider(options.until_decided, options.confidence, options.runs)
     progress = Progress(sum(c.runs for c in chunks), stream)
-    collector = Collector(ledger, progress, Interrupts(lambda: None, stream))
+    collector = Collector(ledger, progress)
     interrupts = Interrupts(collector.kill, stream, "harness stress")
     collector.interrupts = interrupts
-    rounds = _Rounds(chunks, ledger, decider)
-    statuses: list[int] = []
-    count = 0
     with interrupts:
-        todo = rounds.first()
-        limit = MAX_RESUME_ROUNDS + (decider.looks if decider is not None else 1)
-        try:
-            while todo and count < limit and not interrupts.requested:
-                count += 1
-                before = ledger.totals.runs
-                statuses.append(_session(todo, options, collector, log))
-                if interrupts.requested:
-                    break
-                if ledger.totals.runs == before:
-                    ledger.warnings.append(f"round {count} ended no run: stopping")
-                    break
-                todo = rounds.next(todo)
-        except KeyboardInterrupt:
-            if not interrupts.requested:  # a KeyboardInterrupt not from our handler
-                interrupts.signal, interrupts.status = "SIGINT", 130
+        statuses = _run_rounds(_Rounds(chunks, ledger, decider), options, collector, log)
         report_cells = ledger.cells()
         if options.examples and not interrupts.requested:
             _add_examples(report_cells, ledger, stream, interrupts)
-    report = _report(options, chunks, report_cells, ledger, interrupts, count, started)
+    report = _report(options, chunks, report_cells, interrupts, len(statuses), started)
     t = ledger.totals
     final = counts_text(t.runs, report.planned, t.failed, t.crashed, t.timed_out, report.never_ran)
     progress.close(f"stress: {final}")
     warnings = _warnings(ledger, collector, statuses, log, report)
     report.meta["warnings"] = warnings
     paths = write_reports(report, out)
-    if interrupts.requested:
-        status = interrupts.status
-    elif report.planned and t.runs == 0:
-        status = 1
-    else:
-        status = 0 if all(s in (0, 1) for s in statuses) or not report.never_ran else 1
+    status = interrupts.status if interrupts.requested else int(bool(report.never_ran))
+    elapsed = time.monotonic() - started
     return StressOutcome(
-        report, paths, interrupts.signal, status, warnings, time.monotonic() - started, log, count
+        report, paths, interrupts.signal, status, warnings, elapsed, log, len(statuses)
     )
+
+
+def _run_rounds(rounds: _Rounds, options: StressOptions, c: Collector, log: Path) -> list[int]:
+    """Run sessions until no chunk is left, a round ends nothing, or a signal; their statuses."""
+    interrupts, ledger = c.interrupts, c.ledger
+    decider = rounds.decider
+    limit = MAX_RESUME_ROUNDS + (decider.looks if decider is not None else 1)
+    statuses: list[int] = []
+    todo = rounds.first()
+    try:
+        while todo and len(statuses) < limit and not interrupts.requested:
+            before = ledger.totals.runs
+            statuses.append(_session(todo, options, c, log))
+            if interrupts.requested:
+                break
+            if ledger.totals.runs == before:
+                ledger.warnings.append(f"round {len(statuses)} ended no run: stopping")
+                break
+            todo = rounds.next(todo)
+    except KeyboardInterrupt:
+        if not interrupts.requested:  # a KeyboardInterrupt not from our handler
+            interrupts.signal, interrupts.status = "SIGINT", 130
+    return statuses
 
 
 def _session(chunks: Sequence[Chunk], options: StressOptions, c: Collector, log: Path) -> int:
@@ -399,7 +400,6 @@ def _report(
     options: StressOptions,
     chunks: Sequence[Chunk],
     cells: list[Cell],
-    ledger: Ledger,
     interrupts: Interrupts,
     rounds: int,
     started: float,

@@ -227,6 +227,10 @@ def _add_stress(sub: Any) -> None:
         help="a pytest-xdist gateway to run workers on, e.g. socket=HOST:PORT or ssh=HOST "
         "(repeatable; default: none)",
     )  # fmt: skip
+    _add_stress_decision(st)
+
+
+def _add_stress_decision(st: Any) -> None:
     st.add_argument(
         "--until-decided", action="store_true",
         help="run real cells only until the gate's verdict at --max-rate is certain, and "
@@ -234,7 +238,8 @@ def _add_stress(sub: Any) -> None:
     )  # fmt: skip
     st.add_argument(
         "--max-rate", type=_rate, default=None, metavar="R",
-        help="the flake rate --until-decided decides against, e.g. 0.001 or 0.1%%",
+        help="the flake rate --until-decided decides against, e.g. 0.001 or 0.1%% (default: "
+        "none; required with --until-decided)",
     )  # fmt: skip
     st.add_argument(
         "--confidence", type=_confidence, default=DEFAULT_CONFIDENCE, metavar="C",
