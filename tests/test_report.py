@@ -408,7 +408,10 @@ def test_merging_one_shard_ten_times_is_refused_but_forced_it_adds_up() -> None:
     one = shard_report(1, 2, [cell("a", 50, 0)])
     with pytest.raises(ReportError, match="appears twice"):
         merge([one] * 10)
-    assert merge([one] * 10, force=True).cells[0].runs == 500
+    forced = merge([one] * 10, force=True)
+    assert forced.cells[0].runs == 500
+    with pytest.raises(PartialReport, match="merged with --force"):
+        gate(forced, 0.5)  # forcing a merge does not make it a sound whole
     with pytest.raises(ReportError):
         merge([])
 

@@ -1,8 +1,8 @@
 """The CI gate (``harness gate REPORT.json --max-rate R``), DESIGN §8 as amended.
 
 A report is judged only when it is whole: an interrupted report, one with a
-cell that has fewer runs than planned, or one holding only some shards of
-its plan is refused (:class:`PartialReport`, exit 2) unless
+cell that has fewer runs than planned, one holding only some shards of its
+plan, or one merged with ``--force`` is refused (:class:`PartialReport`, exit 2) unless
 ``allow_partial``. Then each cell gets a verdict:
 
 * a **simulated** cell is a verdict, not a rate. A confirmed failing
@@ -152,6 +152,9 @@ def refusal(report: Report) -> str | None:
             f"the report was interrupted{by}: {count(missing)} of {count(report.planned)} "
             f"planned runs never ran"
         )
+    forced = report.meta.get("merge_forced")
+    if isinstance(forced, list) and forced:
+        return f"the report was merged with --force ({forced[0]}): its counts need not add up"
     plan = report.plan
     if plan is not None and plan.partial:
         assert plan.shard is not None

@@ -295,8 +295,8 @@ class StressPlugin:
 
     # ---------------------------------------------------------- controller
     def _plan(self, ids: list[str]) -> None:
-        if self.ledger is not None:
-            return
+        if self.ledger is not None and (self.ids or not ids):
+            return  # planned already (the first worker's collection; all workers collect alike)
         cells: dict[tuple[str, str, str], None] = {}
         chunks, idents = [], []
         for nodeid in ids:

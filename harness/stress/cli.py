@@ -50,8 +50,8 @@ GATE_EXIT = """exit status:
   1    the gate failed: a simulated cell has a confirmed failing (or crashed) schedule, a real
        cell's flake rate is proven above --max-rate, or (--strict) a cell is unproven
   2    bad input, or a report that cannot be judged as a whole: interrupted, a cell with runs
-       that never ran, one shard of a sharded plan (--allow-partial judges what is there),
-       or a report that measured nothing"""
+       that never ran, one shard of a sharded plan, a merge forced with --force
+       (--allow-partial judges what is there), or a report that measured nothing"""
 
 
 def _usage(message: str) -> Exception:
@@ -269,7 +269,8 @@ def _add_report(sub: Any) -> None:
     merge.add_argument(
         "--force", action="store_true",
         help="merge even reports that cannot be checked or do not fit together "
-        "(default: refuse; the reasons are kept in meta.merge_forced)",
+        "(default: refuse; the reasons are kept in meta.merge_forced, and 'harness gate' "
+        "refuses such a report unless --allow-partial)",
     )  # fmt: skip
 
 
