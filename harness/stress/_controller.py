@@ -131,6 +131,7 @@ class Collector:
         self.by_item = {c.item_name: c.id for c in spec.chunks}
         self.workers = max(1, workers)
         self.idle_deaths = 0
+        self.ledger.heard_from.clear()  # worker ids start again in every session
 
     def kill(self) -> None:
         if self.config is not None:
