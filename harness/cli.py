@@ -2,12 +2,17 @@
 
 Exit codes: 0 success / nothing found; 1 a failure was found (explore,
 replay) or the gate failed; 2 bad input — unknown scenario, malformed token,
-bad option — always as one line on stderr, never a traceback; 130 on Ctrl-C.
+bad option — always as one line on stderr, never a traceback; 128 + N after
+signal N (130 on Ctrl-C; ``harness stress`` writes its partial report
+first); 141 when the reader of the output went away (``harness list | head
+-1``), quietly. Every command's ``--help`` shows its defaults and its exit
+codes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from time import perf_counter as _wall_clock
@@ -23,6 +28,20 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+_RAW = argparse.RawDescriptionHelpFormatter
+LIST_EXIT = """exit status:
+  0    listed
+  2    bad input"""
+EXPLORE_EXIT = """exit status:
+  0    no failure within the budget (or the bounded space was exhausted)
+  1    a failure was found: its shrunk timeline is printed, the last line replays it
+  2    bad input: unknown scenario, bad option"""
+REPLAY_EXIT = """exit status:
+  0    the schedule passes (a real-run id: no failure in --runs runs)
+  1    it fails
+  2    bad input: a malformed or foreign token, a token of another harness or body"""
 
 
 def int_at_least(low: int) -> Callable[[str], int]:
@@ -53,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Deterministic concurrency testing for async "
         "Python code on SQLite: explore interleavings, replay failures, measure "
         "flake rates.",
+        epilog="exit status: 0 success, 1 a failure found or the gate failed, 2 bad input, "
+        "128+N after signal N; each command's --help has its own",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -62,14 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="the bundled scenarios and their store variants",
         description="List the bundled scenarios: source pull request, mode, fault "
         "budget, invariants and store variants.",
+        epilog=LIST_EXIT,
+        formatter_class=_RAW,
     )
 
+    _add_explore(sub)
+    _add_replay(sub)
+
+    from .stress.cli import add_commands
+
+    add_commands(sub)
+    return parser
+
+
+def _add_explore(sub: Any) -> None:
     ex = sub.add_parser(
         "explore",
         help="explore a scenario's schedules; print the first failure",
         description="Explore SCENARIO's schedules. On failure print the shrunk "
         "schedule's timeline; the last line is the command that replays it. "
-        "Exit 1 if a failure was found, else 0.",
+        "Exit 1 if a failure was found, else 0. Schedules per second exclude the time "
+        "spent confirming and shrinking the failure, which is shown apart.",
+        epilog=EXPLORE_EXIT,
+        formatter_class=_RAW,
     )
     ex.add_argument("scenario", metavar="SCENARIO", help="a name from 'harness list'")
     ex.add_argument(
@@ -100,27 +136,43 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="deviation bound for --strategy exhaustive (default: 2)",
     )
-    ex.add_argument("--no-shrink", action="store_true", help="report the failure unshrunk")
+    ex.add_argument(
+        "--no-shrink", action="store_true", help="report the failure unshrunk (default: shrink)"
+    )
     ex.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="print the full timeline, not just the steps that matter",
+        help="print the full timeline, not just the steps that matter (default: off)",
     )
 
+
+def _add_replay(sub: Any) -> None:
     rp = sub.add_parser(
         "replay",
         help="replay a scenario token; print its timeline",
         description="Replay the schedule a token describes and print its "
-        "timeline. Exit 1 if it fails, 0 if it passes.",
+        "timeline. Exit 1 if it fails, 0 if it passes. A real-run id from a stress report "
+        "(real:NAME/STORE#SEED) re-runs that case on real aiosqlite with that seed: real "
+        "threads and timing, so it may pass this time (--runs re-runs it up to N times).",
+        epilog=REPLAY_EXIT,
+        formatter_class=_RAW,
     )
-    rp.add_argument("token", metavar="TOKEN", help="a token printed by 'harness explore'")
-    rp.add_argument("-q", "--quiet", action="store_true", help="print only the verdict")
-
-    from .stress.cli import add_commands
-
-    add_commands(sub)
-    return parser
+    rp.add_argument(
+        "token",
+        metavar="TOKEN",
+        help="a token printed by 'harness explore', or a real-run id (real:NAME/STORE#SEED)",
+    )
+    rp.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the verdict (default: off)"
+    )
+    rp.add_argument(
+        "--runs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="real-run ids: re-run up to N times, stop at the first failure (default: 1)",
+    )
 
 
 def _scenario(name: str) -> Any:
@@ -238,7 +290,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from .trace import decode_token
 
     if args.token.startswith("real:"):
-        return _replay_real(args.token, out)
+        return _replay_real(args.token, args.runs, out)
     schedule = decode_token(args.token)
     if not schedule.label:
         raise UsageError(
@@ -265,9 +317,11 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return 1
 
 
-def _replay_real(token: str, out: TextIO) -> int:
-    """Re-run a real-mode failure (``real:NAME/STORE#SEED``): once, on real aiosqlite."""
+def _replay_real(token: str, runs: int, out: TextIO) -> int:
+    """Re-run a real-mode case (``real:NAME/STORE#SEED``) on real aiosqlite with its seed."""
     from harness import scenarios
+
+    from .stress._tracebacks import describe
 
     label, _, seed = token.removeprefix("real:").partition("#")
     name, _, store = label.partition("/")
@@ -275,18 +329,22 @@ def _replay_real(token: str, out: TextIO) -> int:
         raise UsageError(f"malformed real-run id {token!r} (expected real:NAME/STORE#SEED)")
     scenario = _scenario(name)
     print(
-        f"re-running {label} on real aiosqlite with seed {seed}: real threads and real "
-        f"timing, so this is not a deterministic replay",
+        f"re-running {label} on real aiosqlite with seed {seed} (up to {runs} time(s)): real "
+        f"threads and real timing, so this is not a deterministic replay",
         file=out,
     )
-    try:
-        scenario.run_real(store, seed=int(seed))
-    except AssertionError as exc:
-        print(f"FAILED: {type(exc).__name__}: {exc}", file=out)
-        return 1
+    for attempt in range(1, runs + 1):
+        try:
+            scenario.run_real(store, seed=int(seed))
+        except Exception as exc:  # the workload's failure, whatever its type
+            detail = describe(exc)
+            print(f"FAILED (run {attempt}): {detail['error']}: {detail['message']}", file=out)
+            for frame in detail["traceback"]:
+                print(f"  {frame}", file=out)
+            return 1
     print(
-        "PASSED this time (a real-mode failure depends on timing; harness explore finds "
-        "its schedule deterministically)",
+        f"PASSED {runs} time(s) (a real-mode failure depends on timing; 'harness explore "
+        f"{name} --store {store}' finds its schedule deterministically)",
         file=out,
     )
     return 0
@@ -312,7 +370,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return 0
         if not args.command:
             raise UsageError("missing command (try 'harness --help')")
-        return _commands()[args.command](args, stream)
+        status = _commands()[args.command](args, stream)
+        stream.flush()
+        return status
+    except BrokenPipeError:
+        _silence(stream)
+        return 141
     except UsageError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
@@ -323,6 +386,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence(stream: TextIO) -> None:
+    """The reader went away: send the rest of the output (and the final flush) nowhere."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def run() -> NoReturn:

@@ -11,7 +11,18 @@ A workload is written once against :class:`Env` and runs in two ways:
 
 Both record *file I/O done while a write transaction is open* on any
 connection the store opened (``io_in_transaction``), for scenarios whose
-invariant forbids it.
+invariant forbids it, and keep a log of named moments in the order they
+happened (:meth:`Env.mark`, ``env.log``) for checks that are about order.
+
+**Real-mode checks are structural.** Real time is never exact and a busy
+machine stretches it arbitrarily, so no real-mode check compares durations.
+A check that needs "B does not wait for A" makes A *wait for B* instead
+(:meth:`Env.hold_io`): in real mode the held file I/O ends only once B is
+done, or once nothing but that I/O can make progress (no aiosqlite call or
+thread read in flight, no sleep pending, for a few loop turns) — which is
+exactly when B is waiting for it. The check then compares the order of
+``env.log`` entries. In simulation the hold is not needed: virtual time is
+exact and the I/O takes its virtual duration.
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ import queue
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiosqlite
 
@@ -52,6 +63,23 @@ class Env:
         self._tracked: list[aiosqlite.Connection] = []
         self._opened: list[Any] = []
         self.io_in_transaction: list[str] = []
+        self.log: list[str] = []
+        self._holds: dict[str, Callable[[], bool]] = {}
+
+    def mark(self, moment: str) -> None:
+        """Log that ``moment`` happened now (``env.log`` keeps the order)."""
+        self.log.append(moment)
+
+    def before(self, first: str, second: str) -> bool:
+        """Whether ``first`` was logged before ``second`` (both must have been logged)."""
+        return self.log.index(first) < self.log.index(second)
+
+    def hold_io(self, path: str, until: Callable[[], bool]) -> None:
+        """Real mode: the file I/O of ``path`` ends no earlier than ``until()`` (see above)."""
+        self._holds[path] = until
+
+    async def _hold(self, path: str) -> None:
+        return None
 
     def _open(self, database: str, **kwargs: Any) -> Any:
         raise NotImplementedError
@@ -104,6 +132,8 @@ class Env:
         before = self._inside_transaction()
         data = await self._read(path)
         await self.sleep(seconds)
+        await self._hold(path)
+        self.mark(f"io done: {path}")
         held = [name for name in self._inside_transaction() if name in before]
         if held:
             self.io_in_transaction.append(
@@ -182,7 +212,8 @@ class RealEnv(Env):
     """A workload on real aiosqlite, real threads and real (scaled) time."""
 
     kind = "real"
-    tolerance = 0.5  # 5 ms of real time at the default scale
+    QUIET_TURNS = 20
+    """Loop turns with nothing in flight after which a held I/O counts as the only progress."""
 
     def __init__(self, directory: str, seed: int = 0, scale: float = 0.01) -> None:
         super().__init__()
@@ -192,9 +223,31 @@ class RealEnv(Env):
         self.notes = {}
         self.bus = LocalBus()
         self._t0 = time.monotonic()
+        self._in_flight = 0  # aiosqlite calls and thread reads not yet returned
+        self._sleeping = 0
 
     def _open(self, database: str, **kwargs: Any) -> Any:
-        return aiosqlite.connect(os.path.join(self.directory, database), **kwargs)
+        conn = aiosqlite.connect(os.path.join(self.directory, database), **kwargs)
+        execute = cast("Callable[..., Awaitable[Any]]", conn._execute)  # every call goes here
+
+        async def counted(fn: Any, *args: Any, **kw: Any) -> Any:
+            self._in_flight += 1
+            try:
+                return await execute(fn, *args, **kw)
+            finally:
+                self._in_flight -= 1
+
+        conn._execute = counted  # type: ignore[method-assign]
+        return conn
+
+    async def _hold(self, path: str) -> None:
+        until = self._holds.get(path)
+        if until is None:
+            return
+        quiet = 0
+        while not until() and quiet < self.QUIET_TURNS:
+            await asyncio.sleep(0)
+            quiet = quiet + 1 if self._in_flight == 0 and self._sleeping == 0 else 0
 
     def now(self) -> float:
         return (time.monotonic() - self._t0) / self.scale
@@ -212,7 +265,11 @@ class RealEnv(Env):
         ]
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds * self.scale)
+        self._sleeping += 1
+        try:
+            await asyncio.sleep(seconds * self.scale)
+        finally:
+            self._sleeping -= 1
 
     async def _read(self, path: str) -> bytes:
         target = os.path.join(self.directory, os.path.basename(path) or "io.bin")
@@ -222,4 +279,8 @@ class RealEnv(Env):
                 f.seek(0)
                 return f.read()
 
-        return await asyncio.to_thread(read)
+        self._in_flight += 1
+        try:
+            return await asyncio.to_thread(read)
+        finally:
+            self._in_flight -= 1

@@ -201,27 +201,39 @@ async def open_store(env: Env, variant: str) -> Any:
 async def workload(env: Env, variant: str) -> None:
     store = await open_store(env, variant)
     await store.update_session(SESSION, title="new session", model="model-a")
+    durations: dict[int, float] = {}
     finished: dict[int, float] = {}
     emitted: dict[int, float] = {}
+    metadata_done = False
 
     async def execute(index: int, name: str) -> str:
-        await env.sleep(env.random.choice((0.5, 1.0, 1.5)))
+        durations[index] = env.random.choice((0.5, 1.0, 1.5))
+        await env.sleep(durations[index])
         finished[index] = env.now()
+        env.mark(f"tool {index} finished")
         return f"result {index}"
 
     def emit(event: ToolEvent) -> None:
         emitted[event.index] = env.now()
+        env.mark(f"tool {event.index} emitted")
 
     async def gateway() -> None:
         await env.sleep(0.75)
         await store.update_session(SESSION, title="renamed")
 
     async def metadata_during_save() -> tuple[float, float]:
+        nonlocal metadata_done
         await env.sleep(0.25)  # the asset save's file I/O takes 2 s from t = 0
         issued = env.now()
-        await store.set_metadata(f"{SESSION}.model", "model-b")
+        env.mark("metadata issued")
+        try:
+            await store.set_metadata(f"{SESSION}.model", "model-b")
+        finally:
+            metadata_done = True
+            env.mark("metadata done")
         return issued, env.now()
 
+    env.hold_io(ASSET, lambda: metadata_done)
     outcomes = await asyncio.gather(
         store.run_tool_calls(SESSION, TOOLS, execute, emit),
         gateway(),
@@ -242,16 +254,52 @@ async def workload(env: Env, variant: str) -> None:
     )
     if len(transcript) != len(TOOLS):
         raise checks.Violation(f"{len(TOOLS) - len(transcript)} tool results were not persisted")
-    checks.within(
-        [(f"result event of tool {i}", finished[i], emitted[i]) for i in finished],
-        bound=env.tolerance,
-    )
-    issued, done = outcomes[3]  # type: ignore[misc]
-    # In simulation the write must not take any virtual time. On real threads, time passes
-    # anyway: there the check is structural — the write must end before the asset's file
-    # I/O (t = 0 .. ASSET_IO_SECONDS) does, which a write waiting for that I/O cannot.
-    bound = env.tolerance if env.kind == "sim" else ASSET_IO_SECONDS - issued - env.tolerance
-    checks.within([("metadata write during the asset save", issued, done)], bound=bound)
+    _check_events_on_time(env, durations, finished, emitted)
+    _check_metadata_not_held(env, outcomes[3])  # type: ignore[arg-type]
+
+
+def _check_events_on_time(
+    env: Env, durations: dict[int, float], finished: dict[int, float], emitted: dict[int, float]
+) -> None:
+    """Each tool's result event is emitted when that tool finishes.
+
+    In simulation: at the same virtual instant. On real threads (structural, no clock):
+    before any tool that takes longer finishes — an event held back for the slowest
+    tool is emitted after it.
+    """
+    if env.kind == "sim":
+        checks.within(
+            [(f"result event of tool {i}", finished[i], emitted[i]) for i in finished],
+            bound=env.tolerance,
+        )
+        return
+    late = [
+        f"result event of tool {i} emitted after tool {j} (which takes longer) finished"
+        for i in durations
+        for j in durations
+        if durations[j] > durations[i] and env.before(f"tool {j} finished", f"tool {i} emitted")
+    ]
+    if late:
+        raise checks.Violation(f"a result event waited for other tools: {late[0]}")
+
+
+def _check_metadata_not_held(env: Env, times: tuple[float, float]) -> None:
+    """A metadata write issued during the asset save does not wait for its file I/O.
+
+    In simulation the write takes no virtual time at all. On real threads (structural):
+    the save's I/O is held until the write is done or until only that I/O can make
+    progress (``Env.hold_io``), so a write that waits for the I/O ends after it.
+    """
+    io_done = f"io done: {ASSET}"
+    if not env.before("metadata issued", io_done):
+        raise checks.Violation("the metadata write was not issued during the asset save")
+    if env.kind == "sim":
+        issued, done = times
+        checks.within([("metadata write during the asset save", issued, done)], env.tolerance)
+    elif not env.before("metadata done", io_done):
+        raise checks.Violation(
+            "the metadata write issued during the asset save waited for the save's file I/O"
+        )
 
 
 SCENARIO = Scenario(

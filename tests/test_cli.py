@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
+from harness import checks
 from harness.cli import main
 from tests.scenario_tokens import TOKENS
 
@@ -36,7 +39,7 @@ def test_explore_prints_the_timeline_and_ends_with_the_replay_command() -> None:
     status, out = run("explore", "metadata-lww", "--seed", "1")
     assert status == 1
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("harness replay h1.")
+    assert lines[-1].startswith("harness replay h2.")
     assert "deviation" in out and "INSERT OR REPLACE INTO metadata" in out
     token = lines[-1].split()[-1]
     status, replayed = run("replay", token)
@@ -150,3 +153,96 @@ def test_gate_can_judge_a_subset_of_cells(tmp_path, capsys: pytest.CaptureFixtur
     assert status == 0 and "original" not in out and "PASS      lww/reference/sim" in out
     status, _ = run("gate", str(path), "--max-rate", "0.1%", "--cells", "nothing*")
     assert status == 2 and capsys.readouterr().err.count("\n") == 1
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    from harness.cli import build_parser
+
+    def children(parser: argparse.ArgumentParser, prefix: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    found[f"{prefix}{name}"] = child
+                    found.update(children(child, f"{prefix}{name} "))
+        return found
+
+    return children(build_parser(), "")
+
+
+def test_every_option_shows_its_default_and_every_command_its_exit_codes() -> None:
+    commands = _subcommands()
+    assert {"list", "explore", "replay", "stress", "report merge", "gate"} <= set(commands)
+    for name, parser in commands.items():
+        if name == "report":
+            continue  # only dispatches to its actions
+        assert "exit status:" in (parser.epilog or ""), name
+        for action in parser._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if action.option_strings == ["-h", "--help"] or action.required:
+                continue
+            text = action.help or ""
+            assert "default" in text, (name, action.option_strings, text)
+    gate = commands["gate"].epilog or ""
+    assert "  0 " in gate and "  1 " in gate and "  2 " in gate  # not only 0 and 1
+    help_text = subprocess.run(
+        [sys.executable, "-m", "harness", "stress", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    flat = " ".join(help_text.split())  # argparse wraps lines
+    for shown in ("default: both", "default: pct", "default: 0.95", "default: 60", "143"):
+        assert shown in flat, shown
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["explore", "metadata-lww", "-v"], ["replay", TOKENS[("hook-batch", "naive-fix")]]],
+    ids=["list", "explore", "replay"],
+)
+def test_a_reader_that_goes_away_is_not_an_error(argv: list[str]) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *argv],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -0`: every write now fails with EPIPE
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=120) == 141
+    assert err == "", err
+
+
+def test_replay_of_a_real_run_id_reruns_that_case_with_its_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.scenarios import Scenario
+
+    calls: list[tuple[str, int]] = []
+
+    def failing(
+        self: Scenario, variant: str, *, seed: int = 0, directory: str | None = None
+    ) -> None:
+        calls.append((variant, seed))
+        if variant == "original" and len(calls) == 2:
+            raise checks.Violation("lost on the second run")
+
+    monkeypatch.setattr(Scenario, "run_real", failing)
+    status, out = run("replay", "real:writer-contention/original#1145002104", "--runs", "5")
+    assert status == 1 and calls == [("original", 1145002104)] * 2
+    assert "FAILED (run 2): Violation: lost on the second run" in out
+    assert 'File "' in out and "tests/test_cli.py" in out  # the frame where it failed
+    calls.clear()
+    status, out = run("replay", "real:metadata-lww/reference#7", "--runs", "3")
+    assert status == 0 and calls == [("reference", 7)] * 3 and "PASSED 3 time(s)" in out
+
+
+@pytest.mark.parametrize(
+    "token", ["real:nope/original#1", "real:metadata-lww/fixed#1", "real:metadata-lww/reference#x"]
+)
+def test_a_malformed_real_run_id_is_one_line_and_exit_2(
+    token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = run("replay", token)
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("harness: error: ") and err.count("\n") == 1

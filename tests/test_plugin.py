@@ -202,7 +202,7 @@ def test_strict_markers_and_the_marker_help(pytester: pytest.Pytester) -> None:
         ("--harness-schedules=many", "expected a positive integer, got 'many'"),
         ("--harness-seed=-1", "expected a non-negative integer, got '-1'"),
         ("--harness-strategy=dfs", "unknown strategy 'dfs' (choose from random, pct, exhaustive)"),
-        ("--harness-replay=h1.AAAA", "--harness-replay: replay token is truncated"),
+        ("--harness-replay=h2.AAAA", "--harness-replay: replay token is truncated"),
         ("--harness-replay=h9.AAAA", "replay token of format h9 (from a newer harness)"),
         ("--harness-replay=nonsense", "--harness-replay: not a harness replay token"),
     ],

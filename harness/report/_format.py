@@ -62,25 +62,36 @@ def cell_id(cell: Cell) -> str:
 
 
 def verdict_line(report: Report) -> str:
-    """One sentence: how many cells failed, out of how many runs (no markup)."""
+    """One sentence: how many cells had failing runs, out of how many runs (no markup).
+
+    Crashed and timed-out runs count as failing; runs that never ran are named.
+    """
     cells = report.cells
     if not cells:
         return "No cells: nothing was measured."
     runs = sum(c.runs for c in cells)
-    failures = sum(c.failures for c in cells)
-    failing = sum(1 for c in cells if c.failures > 0)
+    failing_runs = sum(c.failing for c in cells)
+    failing = sum(1 for c in cells if c.failing > 0)
     plural = "" if len(cells) == 1 else "s"
     if failing:
         head = f"{failing} of {len(cells)} cell{plural} failed at least once"
     else:
         head = f"No failures in {len(cells)} cell{plural}"
-    tail = f"{count(failures)} failure{'' if failures == 1 else 's'} in {count(runs)} runs"
-    lost = []
+    tail = (
+        f"{count(failing_runs)} failing run{'' if failing_runs == 1 else 's'} in {count(runs)} runs"
+    )
+    notes = []
     crashed = sum(c.crashed for c in cells)
     timed_out = sum(c.timed_out for c in cells)
+    never_ran = sum(c.never_ran for c in cells)
     if crashed:
-        lost.append(f"{count(crashed)} run{'' if crashed == 1 else 's'} lost to crashed workers")
+        notes.append(f"{count(crashed)} crashed")
     if timed_out:
-        lost.append(f"{count(timed_out)} timed out")
-    extra = f" ({', '.join(lost)})" if lost else ""
+        notes.append(f"{count(timed_out)} timed out")
+    if never_ran:
+        notes.append(f"{count(never_ran)} never ran")
+    if getattr(report, "interrupted", False):
+        by = getattr(report, "interrupted_by", None)
+        notes.append(f"interrupted by {by}" if by else "interrupted")
+    extra = f" ({', '.join(notes)})" if notes else ""
     return f"{head}: {tail}{extra}."

@@ -1,49 +1,64 @@
-"""The flake-rate report: cells, the versioned JSON form, and merging.
+"""The flake-report model: plan, cells, examples, and the versioned JSON form.
 
-A report has one :class:`Cell` per (scenario or test, store variant, mode).
-The JSON form (``DESIGN.md`` §8) is the contract other tools read::
+``DESIGN.md`` §8 (amended) and ``report-schema-v2`` are the contract; the
+JSON field names are the attribute names here. A :class:`Report` has a
+:class:`Plan` (what was asked for: its id, runs per cell, the cells, the
+shard), whether a signal ended it early, one :class:`Cell` per (scenario or
+test, store variant, mode), and — once ``harness gate`` judged it — the
+gate's verdict.
 
-    {"schema": "harness.flake-report/1", "created": "...", "meta": {...},
-     "cells": [{"name", "store", "mode", "runs", "failures", "rate",
-                "ci_low", "ci_high", "tokens", "wall_time", "errors",
-                "crashed", "timed_out", "example"}]}
+A cell accounts for every planned run::
 
-``rate``, ``ci_low`` and ``ci_high`` are derived (Wilson 95 %): they are
-written for readers and recomputed, never trusted, when a report is read.
+    planned = runs + never_ran
+    runs    = passed + failures + crashed + timed_out
 
-Invariants:
+``passed``, ``never_ran``, ``rate``, ``ci_low`` and ``ci_high`` are derived:
+written for readers, recomputed (never trusted) when a report is read.
+``rate`` and the Wilson interval count ``failures + crashed + timed_out`` as
+failing runs. A *simulated* cell's runs are schedules a strategy drew (its
+rate is the share of those schedules that fail, not a flake rate); a *real*
+cell's runs are repetitions on real threads and real timing.
 
-* every :class:`Cell` satisfies ``0 <= failures <= runs`` and keeps at most
-  :data:`MAX_TOKENS` tokens (checked on construction, so also by
-  :func:`from_json`);
-* ``from_json(to_json(r)) == r`` for every report;
-* :func:`merge` is associative and order-stable: cells appear in the order
-  of their first appearance, counts are summed, the first tokens and the
-  first example win. (``wall_time`` is a float sum, so it is associative up
-  to float rounding.) It is a pure function: ``created`` is the latest of
-  the inputs', not the time of the merge.
+``stopped`` says why a cell has fewer runs than the plan's ``runs_per_cell``
+although nothing was lost: ``"exhausted"`` (a bounded-exhaustive strategy
+covered its whole space), ``"decided"`` (``--until-decided``: the verdict
+was certain) or ``"first-failure"`` (a simulated cell stopped at a
+confirmed failure under ``--until-decided``). Its ``planned`` is then what
+the run needed, so the identities above hold for every cell.
+
+Invariants (checked on construction, so also by :func:`from_json`): counts
+are ``>= 0``, ``failures + crashed + timed_out <= runs <= planned``, at most
+:data:`MAX_TOKENS` tokens and :data:`MAX_EXAMPLES` examples per cell, and
+``from_json(to_json(r)) == r``. Schema ``harness.flake-report/1`` is read
+and mapped (``wall_time`` → ``wall_time_s``, ``example`` → ``examples[0]``,
+missing counts → 0, ``kind`` from ``mode``, v1's timed-out runs leave
+``failures``, v1's crashed runs join ``runs``).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from .stats import wilson
 
-SCHEMA = "harness.flake-report/1"
+SCHEMA = "harness.flake-report/2"
+SCHEMA_V1 = "harness.flake-report/1"
+READABLE = (SCHEMA, SCHEMA_V1)
+KINDS = ("simulated", "real")
+EXPECTED = (None, "pass", "fail")
+STOPPED = (None, "exhausted", "decided", "first-failure")
 MAX_TOKENS = 10
-"""How many replay tokens a cell keeps (the first failures')."""
+"""Replay tokens a cell keeps: those of its first examples."""
+MAX_EXAMPLES = 10
+"""Example failures a cell keeps, the first failures (by run index) first."""
 
 
 class ReportError(ValueError):
-    """A report that cannot be read, validated or merged (one-line message)."""
+    """A report that cannot be read, validated, merged or written (one-line message)."""
 
 
 def utc_now() -> str:
@@ -51,180 +66,410 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def kind_of(mode: str) -> str:
+    """The kind a mode implies: ``sim`` runs are schedules, anything else real runs."""
+    return "simulated" if mode == "sim" else "real"
+
+
+def _harness_version() -> str:
+    try:
+        from harness import __version__
+    except ImportError:  # pragma: no cover - a partial install
+        return "?"
+    return str(__version__)
+
+
 @dataclass
 class Cell:
-    """Runs and failures of one (name, store, mode) combination.
+    """Every planned run of one (name, store, mode) and how it ended (see the module docstring).
 
-    ``example`` is an example failure for the swimlane:
-    ``{"token", "error", "command", "events": [{"step", "time", "actor",
-    "kind", "text", "deviation"}, ...]}``; unknown keys are kept as they are.
+    ``coverage`` (simulated cells) is ``{"strategy", "schedules", "distinct",
+    "exhausted", "bound"}``; ``examples`` are dicts with the schema's keys
+    (``token``, ``error``, ``message``, ``traceback``, ``seed``, ``command``,
+    ``crash``, ``events``, ``run``, ``shrunk``); unknown keys are kept.
     """
 
     name: str
     store: str
     mode: str
-    runs: int
-    failures: int
-    tokens: list[str] = field(default_factory=list)
-    wall_time: float = 0.0
-    errors: dict[str, int] = field(default_factory=dict)
+    runs: int = 0
+    failures: int = 0
     crashed: int = 0
     timed_out: int = 0
-    example: dict[str, Any] | None = None
+    planned: int | None = None
+    """Runs the plan asked for; ``None`` on construction means ``runs``."""
+    kind: str | None = None
+    """``"simulated"`` or ``"real"``; ``None`` on construction means from ``mode``."""
+    expected: str | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+    tokens: list[str] = field(default_factory=list)
+    coverage: dict[str, Any] | None = None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    stopped: str | None = None
 
     def __post_init__(self) -> None:
         where = f"cell {self.name}/{self.store}/{self.mode}"
-        for label in ("runs", "failures", "crashed", "timed_out"):
-            if getattr(self, label) < 0:
-                raise ReportError(f"{where}: {label} must be >= 0, got {getattr(self, label)}")
-        if self.failures > self.runs:
-            raise ReportError(f"{where}: failures ({self.failures}) exceed runs ({self.runs})")
-        if not math.isfinite(self.wall_time) or self.wall_time < 0:
-            raise ReportError(f"{where}: wall_time must be a finite number >= 0")
+        if self.planned is None:
+            self.planned = self.runs
+        if self.kind is None:
+            self.kind = kind_of(self.mode)
+        for label in ("runs", "failures", "crashed", "timed_out", "planned"):
+            value = getattr(self, label)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ReportError(f"{where}: {label} must be an integer >= 0, got {value!r}")
+        if self.failing > self.runs:
+            raise ReportError(
+                f"{where}: failures + crashed + timed_out ({self.failing}) exceed runs "
+                f"({self.runs})"
+            )
+        if self.runs > self.planned:
+            raise ReportError(f"{where}: runs ({self.runs}) exceed planned ({self.planned})")
+        if self.kind not in KINDS:
+            raise ReportError(f"{where}: kind must be one of {', '.join(KINDS)}")
+        if self.expected not in EXPECTED:
+            raise ReportError(f"{where}: expected must be 'pass', 'fail' or null")
+        if self.stopped not in STOPPED:
+            raise ReportError(f"{where}: stopped must be one of {STOPPED[1:]} or null")
+        if not math.isfinite(self.wall_time_s) or self.wall_time_s < 0:
+            raise ReportError(f"{where}: wall_time_s must be a finite number >= 0")
         for error, n in self.errors.items():
-            if n < 0:
-                raise ReportError(f"{where}: errors[{error!r}] must be >= 0, got {n}")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ReportError(f"{where}: errors[{error!r}] must be an integer >= 0")
         self.tokens = list(self.tokens[:MAX_TOKENS])
+        self.examples = list(self.examples[:MAX_EXAMPLES])
 
+    # ----------------------------------------------------------- derived
     @property
     def key(self) -> tuple[str, str, str]:
         """``(name, store, mode)``: what identifies a cell across shards."""
         return self.name, self.store, self.mode
 
     @property
+    def failing(self) -> int:
+        """Runs that did not pass: failures, crashed and timed-out runs."""
+        return self.failures + self.crashed + self.timed_out
+
+    @property
+    def passed(self) -> int:
+        return self.runs - self.failing
+
+    @property
+    def never_ran(self) -> int:
+        """Planned runs that did not run (an interrupt, lost workers, one shard)."""
+        assert self.planned is not None
+        return self.planned - self.runs
+
+    @property
     def rate(self) -> float:
-        """``failures / runs``; 0.0 when there were no runs."""
-        return self.failures / self.runs if self.runs else 0.0
+        """``failing / runs``; 0.0 when there were no runs."""
+        return self.failing / self.runs if self.runs else 0.0
 
     @property
     def ci_low(self) -> float:
-        """Lower bound of the Wilson 95 % interval."""
-        return wilson(self.failures, self.runs)[0]
+        """Lower bound of the Wilson 95 % interval of :attr:`rate`."""
+        return wilson(self.failing, self.runs)[0]
 
     @property
     def ci_high(self) -> float:
-        """Upper bound of the Wilson 95 % interval."""
-        return wilson(self.failures, self.runs)[1]
+        """Upper bound of the Wilson 95 % interval of :attr:`rate`."""
+        return wilson(self.failing, self.runs)[1]
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind == "simulated"
+
+    # ---------------------------------------------- schema-1 compatibility
+    @property
+    def example(self) -> dict[str, Any] | None:
+        """The first example (schema 1 had one ``example`` per cell)."""
+        return self.examples[0] if self.examples else None
+
+    @property
+    def wall_time(self) -> float:
+        """Schema 1's name for :attr:`wall_time_s`."""
+        return self.wall_time_s
+
+
+@dataclass
+class Plan:
+    """What a stress run was asked to measure.
+
+    ``id`` is a digest of everything that decides the results (cells, runs
+    per cell, seed, strategy, ...) but not of the shard, so the shards of one
+    plan share it. ``shard`` is ``None`` for a whole plan, else
+    ``{"index": I, "count": N, "indices": [I]}``; a merge of some (not all)
+    shards has ``"index": None`` and the merged ``indices``.
+    """
+
+    id: str
+    runs_per_cell: int
+    cells: list[tuple[str, str, str]] = field(default_factory=list)
+    shard: dict[str, Any] | None = None
+
+    @property
+    def shard_indices(self) -> list[int]:
+        if self.shard is None:
+            return []
+        return [int(i) for i in self.shard.get("indices") or [self.shard["index"]]]
+
+    @property
+    def partial(self) -> bool:
+        """Whether this report holds only some shards of its plan."""
+        return self.shard is not None and len(self.shard_indices) < int(self.shard["count"])
+
+
+def shard_of(indices: list[int], count: int) -> dict[str, Any] | None:
+    """The ``shard`` of a report holding ``indices`` of ``count`` shards (None: all)."""
+    indices = sorted(set(indices))
+    if indices == list(range(1, count + 1)):
+        return None
+    return {"index": indices[0] if len(indices) == 1 else None, "count": count, "indices": indices}
 
 
 @dataclass
 class Report:
-    """A flake-rate report: cells in display order plus free-form ``meta``.
+    """A flake-rate report (see the module docstring).
 
-    ``meta`` records how the report was made (command line, seed, runs,
-    workers, shard, versions, hostname...); a merged report has
-    ``meta["merged_from"]``, the list of the inputs' meta.
+    ``meta`` records how the report was made (command, seed, workers,
+    versions, host, ``wall_time_s``, ...); a merged report has
+    ``meta["merged_from"]``, the inputs' meta.
     """
 
     cells: list[Cell] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=utc_now)
     schema: str = SCHEMA
+    harness_version: str = field(default_factory=_harness_version)
+    plan: Plan | None = None
+    interrupted: bool = False
+    interrupted_by: str | None = None
+    gate: dict[str, Any] | None = None
+
+    @property
+    def planned(self) -> int:
+        return sum(c.planned or 0 for c in self.cells)
+
+    @property
+    def never_ran(self) -> int:
+        return sum(c.never_ran for c in self.cells)
 
 
 # ------------------------------------------------------------------ JSON
 def to_json(report: Report) -> dict[str, Any]:
-    """The JSON-ready dict of ``report`` (see the module docstring)."""
+    """The JSON-ready dict of ``report``, always in schema 2."""
+    plan = report.plan
     return {
-        "schema": report.schema,
+        "schema": SCHEMA,
         "created": report.created,
+        "harness_version": report.harness_version,
         "meta": report.meta,
-        "cells": [_cell_to_json(c) for c in report.cells],
+        "plan": None
+        if plan is None
+        else {
+            "id": plan.id,
+            "runs_per_cell": plan.runs_per_cell,
+            "cells": [list(c) for c in plan.cells],
+            "shard": plan.shard,
+        },
+        "interrupted": report.interrupted,
+        "interrupted_by": report.interrupted_by,
+        "cells": [cell_to_json(c) for c in report.cells],
+        "gate": report.gate,
     }
 
 
-def _cell_to_json(cell: Cell) -> dict[str, Any]:
-    low, high = wilson(cell.failures, cell.runs)
+def cell_to_json(cell: Cell) -> dict[str, Any]:
+    low, high = wilson(cell.failing, cell.runs)
     return {
         "name": cell.name,
         "store": cell.store,
         "mode": cell.mode,
+        "kind": cell.kind,
+        "expected": cell.expected,
+        "planned": cell.planned,
         "runs": cell.runs,
+        "passed": cell.passed,
         "failures": cell.failures,
+        "crashed": cell.crashed,
+        "timed_out": cell.timed_out,
+        "never_ran": cell.never_ran,
         "rate": cell.rate,
         "ci_low": low,
         "ci_high": high,
-        "tokens": list(cell.tokens),
-        "wall_time": cell.wall_time,
         "errors": dict(cell.errors),
-        "crashed": cell.crashed,
-        "timed_out": cell.timed_out,
-        "example": cell.example,
+        "tokens": list(cell.tokens),
+        "coverage": cell.coverage,
+        "examples": list(cell.examples),
+        "wall_time_s": cell.wall_time_s,
+        "stopped": cell.stopped,
     }
 
 
 def from_json(data: Any) -> Report:
-    """Validate ``data`` (parsed JSON) and build the :class:`Report`.
+    """Validate ``data`` (parsed JSON, schema 2 or 1) and build the :class:`Report`.
 
-    Raises :class:`ReportError` for a missing or unknown schema, a field of
-    the wrong type, a negative count or ``failures > runs``. Derived fields
-    (``rate``, ``ci_low``, ``ci_high``) and unknown cell fields are ignored.
+    Raises :class:`ReportError` (one line) for a missing or unknown schema, a
+    field of the wrong type or counts that do not add up.
     """
     if not isinstance(data, dict):
         raise ReportError(f"a report must be a JSON object, got {_kind(data)}")
     if "schema" not in data:
         raise ReportError("not a flake report: the 'schema' field is missing")
-    if data["schema"] != SCHEMA:
-        raise ReportError(f"unknown report schema {data['schema']!r} (expected {SCHEMA!r})")
-    created = data.get("created", "")
-    if not isinstance(created, str):
-        raise ReportError(f"'created' must be a string, got {_kind(created)}")
-    meta = data.get("meta", {})
-    if not isinstance(meta, dict):
-        raise ReportError(f"'meta' must be an object, got {_kind(meta)}")
-    cells = data.get("cells")
-    if not isinstance(cells, list):
-        raise ReportError(f"'cells' must be a list, got {_kind(cells)}")
-    return Report(
-        cells=[_cell_from_json(c, i) for i, c in enumerate(cells)],
-        meta=meta,
-        created=created,
+    schema = data["schema"]
+    if schema not in READABLE:
+        raise ReportError(
+            f"unknown report schema {schema!r} (this harness reads {', '.join(READABLE)})"
+        )
+    v1 = schema == SCHEMA_V1
+    top = _Fields(data, "report")
+    meta = top.get("meta", dict, {})
+    cells = top.get("cells", list)
+    report = Report(
+        cells=[_cell_from_json(c, i, v1) for i, c in enumerate(cells)],
+        meta=dict(meta),
+        created=top.get("created", str, ""),
+        schema=schema,
+        harness_version=top.get("harness_version", str, str(meta.get("harness", "?"))),
+    )
+    if v1:
+        report.interrupted = meta.get("interrupted") is True
+        if isinstance(meta.get("wall_time"), (int, float)):
+            report.meta.setdefault("wall_time_s", meta["wall_time"])
+        return report
+    report.plan = _plan_from_json(top.get("plan", (dict, type(None)), None))
+    report.interrupted = top.get("interrupted", bool, False)
+    report.interrupted_by = top.get("interrupted_by", (str, type(None)), None)
+    report.gate = top.get("gate", (dict, type(None)), None)
+    return report
+
+
+class _Fields:
+    """Typed access to one JSON object's fields, with errors that name the place."""
+
+    def __init__(self, data: Mapping[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+
+    def get(self, key: str, kinds: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise ReportError(f"{self.where}: missing field {key!r}")
+            return default
+        value = self.data[key]
+        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+        if isinstance(value, bool) and bool not in allowed:
+            raise ReportError(f"{self.where}.{key} must not be a boolean")
+        if not isinstance(value, allowed):
+            raise ReportError(f"{self.where}.{key} has the wrong type ({_kind(value)})")
+        return value
+
+    def count(self, key: str, default: Any = ...) -> int:
+        value = self.get(key, int, default)
+        if value < 0:
+            raise ReportError(f"{self.where}.{key} must be >= 0, got {value}")
+        return int(value)
+
+
+def _plan_from_json(data: dict[str, Any] | None) -> Plan | None:
+    if data is None:
+        return None
+    f = _Fields(data, "plan")
+    cells = f.get("cells", list, [])
+    keys: list[tuple[str, str, str]] = []
+    for c in cells:
+        if not (isinstance(c, list) and len(c) == 3 and all(isinstance(x, str) for x in c)):
+            raise ReportError("plan.cells must be a list of [name, store, mode]")
+        keys.append((c[0], c[1], c[2]))
+    shard = f.get("shard", (dict, type(None)), None)
+    if shard is not None:
+        count = _Fields(shard, "plan.shard").count("count")
+        indices = shard.get("indices", [shard.get("index")])
+        if (
+            count < 1
+            or not isinstance(indices, list)
+            or not indices
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in indices)
+            or not all(1 <= i <= count for i in indices)
+        ):
+            raise ReportError("plan.shard must name shard indices between 1 and its count")
+        shard = {"index": shard.get("index"), "count": count, "indices": sorted(set(indices))}
+    return Plan(
+        id=f.get("id", str),
+        runs_per_cell=f.count("runs_per_cell", 0),
+        cells=keys,
+        shard=shard,
     )
 
 
-def _cell_from_json(data: Any, index: int) -> Cell:
+def _cell_from_json(data: Any, index: int, v1: bool) -> Cell:
     where = f"cells[{index}]"
     if not isinstance(data, dict):
         raise ReportError(f"{where} must be an object, got {_kind(data)}")
-
-    def get(key: str, kinds: type | tuple[type, ...], default: Any = None) -> Any:
-        if key not in data:
-            if default is None:
-                raise ReportError(f"{where}: missing field {key!r}")
-            return default
-        value = data[key]
-        if isinstance(value, bool) and bool not in _as_tuple(kinds):
-            raise ReportError(f"{where}.{key} must not be a boolean")
-        if not isinstance(value, kinds):
-            raise ReportError(f"{where}.{key} has the wrong type ({_kind(value)})")
-        return value
-
-    tokens = get("tokens", list, [])
+    f = _Fields(data, where)
+    tokens = f.get("tokens", list, [])
     if not all(isinstance(t, str) for t in tokens):
         raise ReportError(f"{where}.tokens must be a list of strings")
-    errors = get("errors", dict, {})
+    errors = f.get("errors", dict, {})
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in errors.values()):
         raise ReportError(f"{where}.errors must map error names to counts")
-    example = data.get("example")
-    if example is not None and not isinstance(example, dict):
-        raise ReportError(f"{where}.example must be an object or null, got {_kind(example)}")
+    runs, failures = f.count("runs"), f.count("failures")
+    crashed, timed_out = f.count("crashed", 0), f.count("timed_out", 0)
+    if v1:
+        examples = _examples(f.get("example", (dict, type(None)), None), where)
+        failures -= min(timed_out, failures)  # v1 counted a timed-out run as a failure too
+        runs += crashed  # ... and a crashed run not as a run
+        wall = f.get("wall_time", (int, float), 0.0)
+        return Cell(
+            name=f.get("name", str),
+            store=f.get("store", str),
+            mode=f.get("mode", str),
+            runs=runs,
+            failures=failures,
+            crashed=crashed,
+            timed_out=timed_out,
+            errors=dict(errors),
+            tokens=tokens,
+            examples=examples,
+            wall_time_s=float(wall),
+        )
+    examples = f.get("examples", list, [])
+    if not all(isinstance(e, dict) for e in examples):
+        raise ReportError(f"{where}.examples must be a list of objects")
+    wall = f.get("wall_time_s", (int, float), 0.0)
+    if not math.isfinite(wall):
+        raise ReportError(f"{where}.wall_time_s must be a finite number")
     return Cell(
-        name=get("name", str),
-        store=get("store", str),
-        mode=get("mode", str),
-        runs=get("runs", int),
-        failures=get("failures", int),
+        name=f.get("name", str),
+        store=f.get("store", str),
+        mode=f.get("mode", str),
+        runs=runs,
+        failures=failures,
+        crashed=crashed,
+        timed_out=timed_out,
+        planned=f.count("planned", runs),
+        kind=f.get("kind", str, kind_of(f.get("mode", str))),
+        expected=f.get("expected", (str, type(None)), None),
+        errors=dict(errors),
         tokens=tokens,
-        wall_time=float(get("wall_time", (int, float), 0.0)),
-        errors=errors,
-        crashed=get("crashed", int, 0),
-        timed_out=get("timed_out", int, 0),
-        example=example,
+        coverage=f.get("coverage", (dict, type(None)), None),
+        examples=list(examples),
+        wall_time_s=float(wall),
+        stopped=f.get("stopped", (str, type(None)), None),
     )
 
 
-def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kinds if isinstance(kinds, tuple) else (kinds,)
+def _examples(example: dict[str, Any] | None, where: str) -> list[dict[str, Any]]:
+    """Schema 1's single ``example`` (``"error": "Type: message"``) as schema 2's list."""
+    if example is None:
+        return []
+    converted = dict(example)
+    error = converted.get("error")
+    if isinstance(error, str) and "message" not in converted:
+        kind, sep, message = error.partition(": ")
+        converted["error"] = kind if sep else error
+        converted["message"] = message if sep else ""
+    return [converted]
 
 
 def _kind(value: Any) -> str:
@@ -232,110 +477,3 @@ def _kind(value: Any) -> str:
     if value is None:
         return "null"
     return names.get(type(value), f"a {type(value).__name__}")
-
-
-def load(path: str | os.PathLike[str]) -> Report:
-    """Read a report file; :class:`ReportError` (naming the file) if it is unusable."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ReportError(f"cannot read report {os.fspath(path)}: {reason}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(
-            f"{os.fspath(path)} is not valid JSON (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    try:
-        return from_json(data)
-    except ReportError as exc:
-        raise ReportError(f"{os.fspath(path)}: {exc}") from None
-
-
-def save_json(report: Report, path: str | os.PathLike[str]) -> None:
-    """Write ``report`` as indented JSON; atomic (a temporary file is renamed into place)."""
-    target = Path(path)
-    text = json.dumps(to_json(report), indent=2, ensure_ascii=False, allow_nan=False)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(text + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-
-
-# ----------------------------------------------------------------- merge
-def merge(reports: Sequence[Report]) -> Report:
-    """Combine shards or machines into one report.
-
-    Cells with the same ``(name, store, mode)`` are combined: runs,
-    failures, wall time, crashed, timed out and error counts are summed;
-    tokens are concatenated in input order, deduplicated and cut to
-    :data:`MAX_TOKENS`; the first non-null example is kept. ``meta`` holds
-    ``merged_from`` (the inputs' meta, flattened through earlier merges) and
-    the entries all those inputs agree on, so ``merge([merge([a, b]), c]) ==
-    merge([a, merge([b, c])])``. Raises :class:`ReportError` for no input or
-    for inputs with different schemas.
-    """
-    if not reports:
-        raise ReportError("nothing to merge: no reports given")
-    schemas = list(dict.fromkeys(r.schema for r in reports))
-    if len(schemas) > 1:
-        listed = ", ".join(repr(s) for s in schemas)
-        raise ReportError(f"cannot merge reports with different schemas: {listed}")
-    if schemas[0] != SCHEMA:
-        raise ReportError(f"cannot merge reports with unknown schema {schemas[0]!r}")
-    cells: dict[tuple[str, str, str], Cell] = {}
-    for report in reports:
-        for cell in report.cells:
-            seen = cells.get(cell.key)
-            cells[cell.key] = _copy(cell) if seen is None else _combine(seen, cell)
-    sources = [m for r in reports for m in _sources(r.meta)]
-    return Report(
-        cells=list(cells.values()),
-        meta={**_common(sources), "merged_from": sources},
-        created=max(r.created for r in reports),
-        schema=SCHEMA,
-    )
-
-
-def _copy(cell: Cell) -> Cell:
-    return _combine(Cell(cell.name, cell.store, cell.mode, 0, 0), cell)
-
-
-def _combine(a: Cell, b: Cell) -> Cell:
-    errors = dict(a.errors)
-    for error, n in b.errors.items():
-        errors[error] = errors.get(error, 0) + n
-    return Cell(
-        name=a.name,
-        store=a.store,
-        mode=a.mode,
-        runs=a.runs + b.runs,
-        failures=a.failures + b.failures,
-        tokens=list(dict.fromkeys([*a.tokens, *b.tokens]))[:MAX_TOKENS],
-        wall_time=a.wall_time + b.wall_time,
-        errors=errors,
-        crashed=a.crashed + b.crashed,
-        timed_out=a.timed_out + b.timed_out,
-        example=a.example if a.example is not None else b.example,
-    )
-
-
-def _sources(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The original inputs behind ``meta``: itself, or what it was merged from."""
-    merged = meta.get("merged_from")
-    if isinstance(merged, list) and all(isinstance(m, dict) for m in merged):
-        return list(merged)
-    return [dict(meta)]
-
-
-def _common(sources: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The meta entries every source has, with equal values (e.g. the harness version)."""
-    sources = list(sources)
-    if not sources:
-        return {}
-    first, rest = sources[0], sources[1:]
-    return {
-        key: value
-        for key, value in first.items()
-        if key != "merged_from" and all(key in m and m[key] == value for m in rest)
-    }

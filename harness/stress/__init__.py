@@ -1,15 +1,24 @@
 """Stress runs: scenarios and user tests repeated across pytest-xdist workers.
 
-``harness stress`` (:mod:`.cli`) and ``pytest --harness-stress=N``
-(:mod:`._user`) both measure flake rates and write a
-:class:`harness.report.Report`. A scenario stress run is a pytest-xdist
-session driven by :func:`run_stress`: the plan (:mod:`._spec`) becomes
-chunk items (:mod:`._session`), workers run them (:mod:`._worker`), the
-controller aggregates and reports (:mod:`._controller`).
+``harness stress`` (:mod:`.cli`, :mod:`._controller`) and ``pytest
+--harness-stress=N`` (:mod:`._user`) both measure and write a
+:class:`harness.report.Report` in which every planned run is accounted for.
+The pieces, each in its own module:
 
-This module only re-exports, lazily: ``harness.cli`` imports
-:mod:`.cli` for every command, and ``harness list`` should not pay for
-importing pytest.
+* :mod:`._spec` — the plan: cells, chunks of runs, seeds, shards, plan id;
+* :mod:`._session` — the workers' pytest plugin: the plan (sent as data)
+  becomes chunk items;
+* :mod:`._worker` — running a chunk run by run, reporting each run;
+* :mod:`._watchdog` — the per-run timeout, enforced from outside the worker;
+* :mod:`._ledger` — the controller's record of how every run ended;
+* :mod:`._signals` — SIGINT/SIGTERM/SIGHUP: stop, write what was measured;
+* :mod:`._decide` — ``--until-decided``;
+* :mod:`._xdist` — the one place that touches pytest-xdist's and execnet's
+  internals;
+* :mod:`._examples`, :mod:`._tracebacks` — what a report shows of a failure.
+
+This module only re-exports, lazily: ``harness.cli`` imports :mod:`.cli` for
+every command, and ``harness list`` should not pay for importing pytest.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
-"""Example failures for the HTML swimlane: a failing token, shrunk and replayed.
+"""Example failures of simulated cells: the first failing schedule, shrunk and replayed.
 
-After the stress session, the controller turns the first failing sim token
-of each failing cell into an ``example`` (the dict documented in
-:class:`harness.report.Cell`) with :func:`harness._explore.shrink_token`.
+After the stress sessions, the controller turns the first failing token (by
+run index) of each failing simulated cell into the cell's first example (the
+dict the report schema documents) with :func:`harness._explore.shrink_token`,
+so the report's token, its "replay it" command and its swimlane are one and
+the same shrunk schedule.
 
-Invariants: at most one example per cell; the total cost is bounded — each
-shrink gets at most :data:`PER_EXAMPLE` seconds of wall time and all of them
-together :data:`TOTAL` seconds (a ``SIGALRM`` timer where one is available);
-past its budget an example is the *unshrunk* schedule, replayed once; a token
-that no longer fails or cannot be replayed gives no example, never an error.
+Invariants: at most one shrunk example per cell; the total cost is bounded —
+each shrink gets at most :data:`PER_EXAMPLE` seconds of wall time and all of
+them together :data:`TOTAL` seconds (a ``SIGALRM`` timer where one is
+available); past its budget an example is the *unshrunk* schedule, replayed
+once (``"shrunk": false``); a token that no longer fails or cannot be
+replayed gives no example, never an error.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ..report.model import MAX_EXAMPLES
+from ._tracebacks import describe
+
 if TYPE_CHECKING:
+    from ..report import Cell
     from ..trace import Event
 
 PER_EXAMPLE = 20.0
@@ -43,24 +50,30 @@ def events_json(events: Sequence[Event]) -> list[dict[str, Any]]:
             "kind": e.kind,
             "text": e.text,
             "deviation": bool(e.deviation),
+            "op": getattr(e, "op", None),
         }
         for i, e in enumerate(events[:MAX_EVENTS], start=1)
     ]
 
 
 def example_dict(
-    token: str, error: BaseException | str, events: Sequence[Event], command: str, shrunk: bool
+    token: str,
+    error: BaseException,
+    events: Sequence[Event],
+    command: str,
+    shrunk: bool,
+    run: int | None = None,
 ) -> dict[str, Any]:
-    """The ``example`` of a cell: token, error line, replay command and events."""
-    if isinstance(error, BaseException):
-        message = " ".join(str(error).split())
-        error = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    """A simulated example: token, error, message, traceback, command and events."""
     return {
         "token": token,
-        "error": error,
+        **describe(error),
+        "seed": None,
         "command": command,
-        "shrunk": shrunk,
+        "crash": None,
         "events": events_json(events),
+        "run": run,
+        "shrunk": shrunk,
     }
 
 
@@ -86,7 +99,9 @@ def with_budget(seconds: float, work: Callable[[], Any]) -> Any:
         signal.signal(signal.SIGALRM, previous)
 
 
-def scenario_example(name: str, store: str, token: str, budget: float) -> dict[str, Any] | None:
+def scenario_example(
+    name: str, store: str, token: str, budget: float, run: int | None = None
+) -> dict[str, Any] | None:
     """Shrink ``token`` of scenario ``name``/``store`` within ``budget`` seconds."""
     import harness
     from harness import scenarios
@@ -104,21 +119,31 @@ def scenario_example(name: str, store: str, token: str, budget: float) -> dict[s
         return None  # no longer fails, or diverges: nothing trustworthy to draw
     if failure is not None:
         command = f"harness replay {failure.token}"
-        return example_dict(failure.token, failure.error, failure.events, command, True)
+        return example_dict(failure.token, failure.error, failure.events, command, True, run)
     try:
-        run = harness.replay(body, token, recover=recover)
+        replayed = harness.replay(body, token, recover=recover)
     except (ValueError, harness.HarnessError):
         return None
-    if run.error is None:
+    if replayed.error is None:
         return None
-    return example_dict(token, run.error, run.events, f"harness replay {token}", False)
+    command = f"harness replay {token}"
+    return example_dict(token, replayed.error, replayed.events, command, False, run)
 
 
-def add_examples(cells: Sequence[Any], *, total: float = TOTAL) -> None:
-    """Give each failing sim cell (a :class:`harness.report.Cell`) its example, in order."""
+def add_examples(
+    cells: Sequence[Cell],
+    first_tokens: Callable[[Cell], tuple[int, str] | None],
+    *,
+    total: float = TOTAL,
+) -> None:
+    """Give each failing simulated cell its shrunk first example (and its token), in order."""
     deadline = time.monotonic() + total
     for cell in cells:
-        if cell.mode != "sim" or not cell.failures or not cell.tokens or cell.example:
+        first = first_tokens(cell) if cell.simulated and cell.failures else None
+        if first is None:
             continue
-        left = deadline - time.monotonic()
-        cell.example = scenario_example(cell.name, cell.store, cell.tokens[0], left)
+        run, token = first
+        example = scenario_example(cell.name, cell.store, token, deadline - time.monotonic(), run)
+        if example is not None:
+            cell.examples = [example, *cell.examples][:MAX_EXAMPLES]
+            cell.tokens = [example["token"]]

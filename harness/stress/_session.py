@@ -1,13 +1,13 @@
-"""The pytest plugin of a stress session's workers: a spec file becomes chunk items.
+"""The pytest plugin of a ``harness stress`` session's workers: the plan becomes items.
 
-The controller (:mod:`harness.stress._controller`) starts pytest with
-``-p harness.stress._session`` and the spec file as the only argument;
-pytest-xdist forwards both to every worker, which collects the same items
-from the file (one per chunk, node id ``…harness-stress.json::NAME[STORE:MODE:INDEX]``)
-and runs whichever it is handed. A chunk item always passes unless the chunk
-could not be run at all; its measurement travels back in the call report's
-``user_properties`` as ``(RESULT_KEY, dict)``, which pytest-xdist serialises
-to the controller.
+The controller (:mod:`harness.stress._controller`) starts ``pytest`` with
+``-p harness.stress._session``, no file arguments and no ini file, and
+ships the plan (:class:`~._spec.Spec`) to every worker in pytest-xdist's
+``workerinput``. Each worker turns the directory it was started in into
+one collector (:class:`PlanDir`) holding one :class:`ChunkItem` per chunk,
+in the plan's order — the same node ids on every machine, since nothing on
+disk is read. A chunk item passes unless it could not run at all; how each
+of its runs ended travels to the controller as run events (:mod:`._xdist`).
 """
 
 from __future__ import annotations
@@ -19,40 +19,51 @@ from typing import Any
 
 import pytest
 
-from ._spec import SPEC_SUFFIX, Chunk, Spec, load_spec
+from ._spec import Chunk, Spec
+from ._watchdog import Watchdog
+from ._xdist import EventCodec, send_event, workerinput
 
-RESULT_KEY = "harness_stress_chunk"
-
-
-def item_name(chunk: Chunk) -> str:
-    """The item's name: unique within the spec, readable in pytest's log."""
-    return f"{chunk.name}[{chunk.store}:{chunk.mode}:{chunk.index}]"
+SPEC_KEY = "harness_stress_spec"
+_SPEC = pytest.StashKey[Spec]()
+_WATCHDOG = pytest.StashKey[Watchdog]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        # Ctrl-C reaches the whole process group: workers leave it to the controller, which
-        # asks them to stop through the spec's stop file, so runs in flight are not lost
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    config.pluginmanager.register(EventCodec(), "harness-stress-events")
+    data = workerinput(config)
+    if data is None or SPEC_KEY not in data:
+        return
+    # The controller handles Ctrl-C for the whole session (it reaches the process group).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    config.stash[_SPEC] = Spec.from_data(data[SPEC_KEY])
+    config.stash[_WATCHDOG] = Watchdog()
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.name.endswith(SPEC_SUFFIX):
-        return SpecFile.from_parent(parent, path=file_path)
-    return None
+def pytest_unconfigure(config: pytest.Config) -> None:
+    watchdog = config.stash.get(_WATCHDOG, None)
+    if watchdog is not None:
+        watchdog.close()
 
 
-class SpecFile(pytest.File):
-    """A stress spec: one :class:`ChunkItem` per chunk, in the spec's order."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    config = parent.config
+    if _SPEC not in config.stash or path != config.rootpath:
+        return None
+    return PlanDir.from_parent(parent, path=path)
+
+
+class PlanDir(pytest.Directory):
+    """The plan: one :class:`ChunkItem` per chunk, in the plan's order."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        spec = load_spec(self.path)
+        spec = self.config.stash[_SPEC]
         for chunk in spec.chunks:
-            yield ChunkItem.from_parent(self, name=item_name(chunk), spec=spec, chunk=chunk)
+            yield ChunkItem.from_parent(self, name=chunk.item_name, spec=spec, chunk=chunk)
 
 
 class ChunkItem(pytest.Item):
-    """Runs one chunk; puts its :class:`~._worker.ChunkResult` into ``user_properties``."""
+    """Runs one chunk, reporting each run as an event (see :mod:`._worker`)."""
 
     def __init__(self, *, spec: Spec, chunk: Chunk, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -62,15 +73,13 @@ class ChunkItem(pytest.Item):
     def runtest(self) -> None:
         from ._worker import run_chunk
 
-        result = run_chunk(self.chunk, self.spec)
-        self.user_properties.append((RESULT_KEY, result.to_dict()))
-        if result.interrupted:  # Ctrl-C: report what was measured, then stop this worker
-            self.session.shouldstop = "harness stress: interrupted"
-        if result.internal:
-            raise RuntimeError(f"chunk {self.chunk.id}: {result.internal}")
+        def emit(payload: dict[str, Any]) -> None:
+            send_event(self, payload)
+
+        run_chunk(self.chunk, self.spec, emit, self.config.stash[_WATCHDOG])
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"stress chunk {self.chunk.id} ({self.chunk.runs} runs)"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        return str(excinfo.value)
+        return f"{type(excinfo.value).__name__}: {excinfo.value}"

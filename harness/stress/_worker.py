@@ -1,32 +1,30 @@
-"""Running one chunk of a stress run, in a pytest-xdist worker.
+"""Running one chunk of a stress run, in a pytest-xdist worker, one run at a time.
 
-A *sim* chunk is one ``scenario.explore(variant, schedules=k, seed=<chunk
-seed>, stop_on_first=False, shrink=False)``: every schedule is a run, every
-failing schedule a failure whose (unshrunk) token is kept. A *real* chunk is
-``k`` calls of ``scenario.run_real(variant, seed=...)``; a failing run is
-named by the token-like id ``real:NAME/VARIANT#SEED``.
+A *real* chunk is ``k`` calls of ``scenario.run_real(variant, seed=...)``;
+each run is reported as it starts and as it ends (:mod:`._xdist` events), a
+failing one with its error, message, short traceback, seed and the command
+that re-runs it (``harness replay real:NAME/STORE#SEED``). A *sim* chunk is
+one ``scenario.explore(variant, schedules=k, stop_on_first=False,
+shrink=False)``: schedules are reported in small batches as they end (pass
+or fail), and the failing schedules' errors and tokens when the chunk ends.
 
 Invariants:
 
-* the result of a chunk depends only on the chunk (its cell, index and seed)
-  and on what the code under test does — never on the worker;
-* a run that exceeds the per-run timeout counts as a run *and* a failure
-  (a hang is a flake a gate must see) and in ``timed_out``; the chunk goes on
-  with its next run. The timeout is a ``SIGALRM`` timer, so it needs the
-  worker's main thread (pytest-xdist runs items there); elsewhere runs are
-  not timed. If the interrupted run does not unwind within a grace period
-  (a hang that ignores cancellation), the worker exits and the chunk is
-  recorded as crashed by the controller;
-* stopping is cooperative: workers ignore SIGINT (:mod:`._session`); on
-  Ctrl-C the controller creates the spec's *stop file*, and a chunk that
-  sees it (before each run) returns the runs completed so far, marked
-  ``interrupted`` — so the runs in flight finish and reach the report.
+* the result of a run depends only on its cell, its index (its seed) and on
+  what the code under test does — never on the worker;
+* every run is armed on the worker's :class:`~._watchdog.Watchdog` for the
+  per-run timeout: a run that does not end in time is killed with its
+  worker, from outside (the controller records it as timed out);
+* nothing here decides how a run *ended* when its worker dies — the
+  controller does, from the events it received.
 
-Test-only hooks (used by the tests of crash, hang and Ctrl-C handling):
-``HARNESS_STRESS_TEST_HOOK`` is a comma-separated list of ``ACTION:CHUNK-ID``
-with ACTION ``crash`` (``os._exit(1)`` when the chunk starts), ``hang`` (the
-chunk's first run sleeps until its timeout) or ``interrupt`` (send SIGINT to
-the controller when the chunk starts).
+Test-only hooks (the tests of crash, hang and signal handling use them):
+``HARNESS_STRESS_TEST_HOOK`` is a comma-separated list of ``ACTION:CELL@RUN``
+(``CELL`` is ``name/store/mode``); when run ``RUN`` of that cell starts,
+ACTION ``crash`` exits the worker (``os._exit(1)``), ``segv`` kills it with
+SIGSEGV, ``hang`` busy-loops in Python, ``chang`` runs a runaway recursive
+SQLite query (a hang in C code), and ``SIGTERM``/``SIGINT``/``SIGHUP`` send
+that signal to the controller.
 """
 
 from __future__ import annotations
@@ -34,230 +32,192 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from types import FrameType, TracebackType
+from collections.abc import Callable
 from typing import Any
 
-from ._spec import Chunk, Spec, derive_seed
+from ._spec import Chunk, Spec, derive_seed, real_seed
+from ._tracebacks import describe
+from ._watchdog import Watchdog
 
 HOOK_ENV = "HARNESS_STRESS_TEST_HOOK"
-HUNG_EXIT = 3
-"""Exit status of a worker whose timed-out run never unwound."""
-TIMEOUT_ERROR = "Timeout"
-"""The ``errors`` key of runs that exceeded the per-run timeout."""
+SIM_BATCH = 10
+"""Schedules per progress event (at most; a batch is also sent after a second)."""
+SIM_BATCH_SECONDS = 1.0
+SIM_SINGLE = 20
+"""The first schedules of an exploration are reported one by one (a crash early in a
+chunk then costs exactly its schedule; later, at most a batch goes unreported)."""
 
 
-class RunTimeout(KeyboardInterrupt):
-    """Raised by the timer in the run it interrupts.
-
-    A ``KeyboardInterrupt`` so that asyncio propagates it out of
-    ``asyncio.run`` (and cancels the run's tasks) instead of storing it in
-    whichever task happened to be running; caught by this module only.
-    """
+def batch_due(ran: int, pending: int, since: float) -> bool:
+    """Whether the schedules ``pending`` (of ``ran``) should be reported now."""
+    return ran <= SIM_SINGLE or pending >= SIM_BATCH or since >= SIM_BATCH_SECONDS
 
 
-@dataclass
-class ChunkResult:
-    """What a chunk measured; travels to the controller as a plain dict."""
-
-    chunk: str
-    runs: int = 0
-    failures: int = 0
-    tokens: list[str] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    timed_out: int = 0
-    crashed: int = 0
-    wall_time: float = 0.0
-    interrupted: bool = False
-    internal: str = ""
-
-    def fail(self, error: str, token: str | None) -> None:
-        self.failures += 1
-        self.errors[error] = self.errors.get(error, 0) + 1
-        if token is not None and len(self.tokens) < 10:
-            self.tokens.append(token)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+Emit = Callable[[dict[str, Any]], None]
 
 
-class Deadline:
-    """A per-run wall-clock timer (``SIGALRM``); a no-op off the main thread."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.usable = hasattr(signal, "setitimer") and (
-            threading.current_thread() is threading.main_thread()
-        )
-        self.fired = 0
-        self._previous: Any = None
-
-    def __enter__(self) -> Deadline:
-        self.fired = 0
-        if self.usable:
-            self._previous = signal.signal(signal.SIGALRM, self._fire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def rearm(self) -> None:
-        """Start the next run's full timeout (between the runs of one explore call)."""
-        if self.usable and not self.fired:
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.usable:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
-
-    def _fire(self, signum: int, frame: FrameType | None) -> None:
-        self.fired += 1
-        if self.fired > 1:  # the interrupted run did not unwind within the grace period
-            os._exit(HUNG_EXIT)
-        signal.setitimer(signal.ITIMER_REAL, max(5.0, self.seconds))
-        raise RunTimeout(f"run exceeded {self.seconds:g} s")
-
-
-def _hooks(chunk: Chunk) -> set[str]:
-    actions = set()
+def test_hooks() -> dict[tuple[str, int], str]:
+    """``{(cell id, run): action}`` from ``HARNESS_STRESS_TEST_HOOK``."""
+    hooks: dict[tuple[str, int], str] = {}
     for entry in os.environ.get(HOOK_ENV, "").split(","):
         action, _, target = entry.strip().partition(":")
-        if target == chunk.id:
-            actions.add(action)
-    return actions
+        cell, _, run = target.rpartition("@")
+        if action and cell and run.isdigit():
+            hooks[(cell, int(run))] = action
+    return hooks
 
 
-class _Stop(Exception):
-    """The controller asked to stop (its stop file exists)."""
-
-
-def stop_requested(spec: Spec) -> bool:
-    return bool(spec.stop_file) and os.path.exists(spec.stop_file)
-
-
-def run_chunk(chunk: Chunk, spec: Spec) -> ChunkResult:
-    """Run every run of ``chunk``; never raises for a failing or hanging run."""
-    hooks = _hooks(chunk)
-    if "crash" in hooks:
+def _fire(action: str, spec: Spec) -> None:
+    """Do what a test hook asks (see the module docstring)."""
+    if action == "crash":
         os._exit(1)
-    if "interrupt" in hooks:
-        os.kill(spec.controller_pid, signal.SIGINT)
-    result = ChunkResult(chunk.id)
+    if action == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if action == "hang":
+        while True:
+            pass
+    if action == "chang":
+        runaway = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+        sqlite3.connect(":memory:").execute(runaway + "SELECT count(*) FROM c").fetchone()
+    if action in ("SIGTERM", "SIGINT", "SIGHUP"):
+        os.kill(spec.controller_pid, signal.Signals[action])
+
+
+def real_command(label: str, seed: int) -> str:
+    return f"harness replay real:{label}#{seed}"
+
+
+def run_chunk(chunk: Chunk, spec: Spec, emit: Emit, watchdog: Watchdog) -> None:
+    """Run every run of ``chunk``, reporting each through ``emit``; never raises for a run."""
     started = time.perf_counter()
+    emit({"t": "begin", "chunk": chunk.id, "pid": os.getpid()})
+    hooks = {run: action for (cell, run), action in test_hooks().items() if cell == chunk.cell_id}
+    done: dict[str, Any] = {"t": "done", "chunk": chunk.id, "failures": [], "coverage": None}
     try:
         if chunk.mode == "sim":
-            _run_sim(chunk, spec, result, "hang" in hooks)
+            _run_sim(chunk, spec, emit, watchdog, hooks, done)
         else:
-            _run_real(chunk, spec, result, "hang" in hooks)
-    except (_Stop, KeyboardInterrupt):  # a RunTimeout never leaves its run
-        result.interrupted = True
+            _run_real(chunk, spec, emit, watchdog, hooks)
     finally:
-        result.wall_time = time.perf_counter() - started
-    return result
+        watchdog.disarm()
+        done["wall"] = time.perf_counter() - started
+        emit(done)
 
 
-def _run_real(chunk: Chunk, spec: Spec, result: ChunkResult, hang: bool) -> None:
+def _run_real(
+    chunk: Chunk, spec: Spec, emit: Emit, watchdog: Watchdog, hooks: dict[int, str]
+) -> None:
     from harness import scenarios
 
     scenario = scenarios.get(chunk.name)
     label = scenario.label(chunk.store)
     threads = set(threading.enumerate())
-    for i in range(chunk.runs):
-        if stop_requested(spec):
-            raise _Stop
-        seed = chunk.real_seed(spec.seed, chunk.start + i)
-        token = f"real:{label}#{seed}"
+    for run in chunk.run_indices():
+        seed = real_seed(spec.seed, chunk.name, chunk.store, run)
+        emit({"t": "start", "chunk": chunk.id, "run": run})
+        watchdog.arm(spec.timeout)
+        detail: dict[str, Any] | None = None
         try:
-            with Deadline(spec.timeout):
-                if hang and i == 0:
-                    time.sleep(10**6)
-                scenario.run_real(chunk.store, seed=seed)
-        except RunTimeout:
-            result.timed_out += 1
-            result.fail(TIMEOUT_ERROR, token)
+            if run in hooks:
+                _fire(hooks[run], spec)
+            scenario.run_real(chunk.store, seed=seed)
         except Exception as exc:  # any exception the workload raises is this run failing
-            result.fail(type(exc).__name__, token)
-        result.runs += 1
+            detail = {**describe(exc), "seed": seed, "command": real_command(label, seed)}
+        finally:
+            watchdog.disarm()
+        outcome = "passed" if detail is None else "failed"
+        emit({"t": "end", "chunk": chunk.id, "run": run, "outcome": outcome, "detail": detail})
         _stop_leaked_connections(threads)
 
 
-class _Watch:
-    """explore()'s progress callback for one part of a sim chunk.
+class _Batches:
+    """explore()'s progress callback: batch schedule outcomes, re-arm the watchdog, fire hooks."""
 
-    Keeps the counts explore() reported (so a timeout or a stop loses no
-    count), restarts the per-run timer between schedules, honours the stop
-    file and the ``hang`` test hook.
-    """
-
-    def __init__(self, spec: Spec, deadline: Deadline, schedules: int, hang: bool) -> None:
-        self.spec = spec
-        self.deadline = deadline
-        self.schedules = schedules
-        self.hang = hang
+    def __init__(
+        self, chunk: Chunk, first: int, spec: Spec, emit: Emit, watchdog: Watchdog,
+        hooks: dict[int, str],
+    ) -> None:  # fmt: skip
+        self.chunk, self.first, self.spec = chunk, first, spec
+        self.emit, self.watchdog, self.hooks = emit, watchdog, hooks
         self.ran = self.failing = 0
+        self.pending = ""
+        self.sent_at = time.monotonic()
+
+    def begin(self) -> None:
+        self.watchdog.arm(self.spec.timeout)
+        if self.first in self.hooks:
+            _fire(self.hooks[self.first], self.spec)
 
     def __call__(self, ran: int, failing: int) -> None:
+        self.pending += "F" if failing > self.failing else "P"
         self.ran, self.failing = ran, failing
-        if ran < self.schedules and stop_requested(self.spec):
-            raise _Stop
-        self.deadline.rearm()
-        if self.hang and ran == 1:
-            time.sleep(10**6)
+        now = time.monotonic()
+        if batch_due(ran, len(self.pending), now - self.sent_at):
+            self.flush()
+        self.watchdog.arm(self.spec.timeout)
+        upcoming = self.first + ran
+        if upcoming in self.hooks:
+            self.flush()
+            _fire(self.hooks[upcoming], self.spec)
+
+    def flush(self) -> None:
+        if self.pending:
+            start = self.first + self.ran - len(self.pending)
+            self.emit(
+                {"t": "sim", "chunk": self.chunk.id, "first": start, "outcomes": self.pending}
+            )
+            self.pending = ""
+        self.sent_at = time.monotonic()
 
 
-def _run_sim(chunk: Chunk, spec: Spec, result: ChunkResult, hang: bool) -> None:
+def _run_sim(
+    chunk: Chunk,
+    spec: Spec,
+    emit: Emit,
+    watchdog: Watchdog,
+    hooks: dict[int, str],
+    done: dict[str, Any],
+) -> None:
     import harness
     from harness import scenarios
 
     scenario = scenarios.get(chunk.name)
-    remaining, seed, part = chunk.runs, chunk.seed, 0
+    first, remaining, seed, part = chunk.start, chunk.runs, chunk.explore_seed(), 0
+    distinct = 0
     while remaining > 0:
-        if stop_requested(spec):
-            raise _Stop
-        deadline = Deadline(spec.timeout)
-        watch = _Watch(spec, deadline, remaining, hang and part == 0)
+        batches = _Batches(chunk, first, spec, emit, watchdog, hooks)
+        batches.begin()
         try:
-            with deadline:
-                explored = scenario.explore(
-                    chunk.store,
-                    schedules=remaining,
-                    seed=seed,
-                    strategy=spec.strategy,
-                    stop_on_first=False,
-                    shrink=False,
-                    progress=watch,
-                )
-        except RunTimeout:
-            # the schedule after the last reported one hung; its predecessors' failures
-            # are counted, their tokens are lost with the interrupted explore() call
-            done = min(watch.ran + 1, remaining)
-            result.runs += done
-            result.failures += watch.failing
-            if watch.ran < remaining:  # else every schedule had finished: nothing hung
-                result.timed_out += 1
-                result.fail(TIMEOUT_ERROR, None)
-            remaining -= done
+            explored = scenario.explore(
+                chunk.store,
+                schedules=remaining,
+                seed=seed,
+                strategy=spec.strategy,
+                stop_on_first=False,
+                shrink=False,
+                progress=batches,
+            )
+        except harness.HarnessError as exc:
+            # A failure that did not replay identically (NondeterminismError) ends explore():
+            # its schedule is a failing run; the chunk goes on with a fresh exploration.
+            batches.flush()
+            ran = max(batches.ran, 1)
+            detail = {**describe(exc), "token": None}
+            done["failures"].append([first + ran - 1, detail])
+            first, remaining = first + ran, remaining - ran
             part += 1
-            seed = derive_seed(chunk.seed, "resume", part)
+            seed = derive_seed(chunk.explore_seed(), "after-error", part)
             continue
-        except (_Stop, KeyboardInterrupt):
-            # counted from explore's progress; the tokens of the interrupted call are lost
-            result.runs += watch.ran
-            result.failures += watch.failing
-            raise
-        except harness.HarnessError as exc:  # e.g. NondeterminismError: not a measurement
-            name = type(exc).__name__
-            result.internal = f"{name}: {' '.join(str(exc).split())[:300]}"
-            result.errors[name] = result.errors.get(name, 0) + 1
-            result.crashed += remaining
-            return
-        result.runs += explored.schedules_run
+        batches.flush()
+        distinct += explored.distinct_schedules
         for failure in explored.failures:
-            result.fail(type(failure.error).__name__, failure.token)
+            detail = {**describe(failure.error), "token": failure.token}
+            done["failures"].append([first + failure.schedule, detail])
         remaining = 0
+    done["coverage"] = {"distinct": distinct, "strategy": spec.strategy}
 
 
 def _stop_leaked_connections(before: set[threading.Thread]) -> None:
