@@ -148,3 +148,13 @@ def test_schema_1_reports_render() -> None:
     assert "| ☑️ | lww | original | sim | 200 | fails (12 schedules) |" in text
     assert "```console\nharness replay h1.tok\n```" in text
     assert "AssertionError: lost update" in text
+    shrunk = {
+        **example,
+        "token": "h1.shrunk",
+        "command": "harness replay h1.shrunk",
+        "shrunk": True,
+    }
+    cell = Cell("lww", "original", "sim", 20, 3, tokens=["h1.unshrunk1", "h1.unshrunk2"])
+    cell.example = shrunk
+    text = render_markdown(Report(cells=[cell]))
+    assert set(re.findall(r"h1\.\w+", text)) == {"h1.shrunk"}  # schema 1: the shrunk one only

@@ -314,9 +314,13 @@ def _cell(data: Mapping[str, Any]) -> CellView:
         key=lambda kv: (-kv[1], kv[0]),
     )
     examples = [e for e in _list(data, "examples") if isinstance(e, Mapping)]
+    tokens = [t for t in _list(data, "tokens") if isinstance(t, str) and t]
     legacy = _dict(data, "example")
     if not examples and legacy is not None:
         examples = [legacy]
+        shrunk = _opt_str(legacy, "token")
+        if legacy.get("shrunk") is True and shrunk:
+            tokens = [shrunk]  # schema 1 kept the unshrunk tokens; show the shrunk one only
     planned = _int(data, "planned", runs)
     return CellView(
         name=_str(data, "name", "?"),
@@ -335,7 +339,7 @@ def _cell(data: Mapping[str, Any]) -> CellView:
         ci_low=_float(data, "ci_low", low),
         ci_high=_float(data, "ci_high", high),
         errors=tuple(ranked),
-        tokens=tuple(t for t in _list(data, "tokens") if isinstance(t, str) and t),
+        tokens=tuple(tokens),
         coverage=_coverage(_dict(data, "coverage")),
         examples=tuple(_example(e) for e in examples),
         wall_time_s=_float(data, "wall_time_s", _float(data, "wall_time")),

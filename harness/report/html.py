@@ -364,13 +364,14 @@ def _replay_row(cell: CellView, columns: int, anchors: Mapping[str, int]) -> str
     command = cell.replay_command
     if not command:
         return ""
-    what = "replay" if cell.tokens else "re-run"
+    what = "replay" if cell.simulated and cell.tokens else "re-run"
     extra = ""
+    more = "more failing schedule" if cell.simulated else "more failing run"
     if len(cell.tokens) > 1:
         others = "".join(f"<li><code>{escape(t)}</code></li>" for t in cell.tokens[1:])
         extra = (
-            f'<details class="sub tokens"><summary>{plural(len(cell.tokens) - 1, "more token")}'
-            f" of failing schedules</summary><ul>{others}</ul></details>"
+            f'<details class="sub tokens"><summary>{plural(len(cell.tokens) - 1, more)}'
+            f"</summary><ul>{others}</ul></details>"
         )
     link = ""
     if cell.id in anchors:

@@ -183,7 +183,8 @@ def _replays(cells: Sequence[CellView], ids: Mapping[str, str]) -> list[str]:
         note = f"{cell.id} ({cell.outcome.value})" + (f": {what}" if what else "")
         body += [f"# {ids[cell.id]}  {' '.join(note.split())}", " ".join(command.split())]
     return [
-        "**Replay commands** (shrunk tokens; `rN` in the table):",
+        "**Replay commands** (`rN` in the table; a simulated cell replays its first shrunk "
+        "token, a real cell re-runs its failing seed):",
         "",
         *fenced("\n".join(body), "sh"),
         "",
@@ -208,7 +209,7 @@ def _first_failure(cells: Sequence[CellView], ids: Mapping[str, str]) -> list[st
         lines += [*fenced(text, "text"), ""]
     command = cell.replay_command
     if command:
-        label = "Replay it" if cell.tokens else "Re-run it"
+        label = "Replay it" if cell.simulated and cell.tokens else "Re-run it"
         lines += [f"{label} ({ids.get(cell.id, '')}):", "", *fenced(command, "console")]
     return lines
 
