@@ -93,6 +93,7 @@ th,td{border-bottom:1px solid #e5e8eb;padding:4px 7px;vertical-align:top}
 td{overflow-wrap:anywhere}th{overflow-wrap:normal}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}td.num{white-space:nowrap}
 td.ci{white-space:normal;min-width:5.5em}table.cells td.cell{min-width:9em}
+table.cells td.cell .name{display:block;max-width:22em}
 table.cells td.errors{min-width:7em}
 table.cells tr.has-replay td{border-bottom:0}
 tr.replay td{padding:0 8px 6px;font-size:12.5px}tr.replay .what{color:#656d76;margin-right:6px}
@@ -334,7 +335,8 @@ def _tag(cell: CellView) -> str:
 
 def _label(cell: CellView) -> str:
     """The cell's name, breakable after each ``/`` so a narrow column wraps it between parts."""
-    return escape(cell.label).replace("/", "/<wbr>") + _mode(cell)
+    name = escape(cell.label).replace("/", "/<wbr>")
+    return f'<span class="name">{name}</span>{_mode(cell)}'
 
 
 def _nbsp(text: str) -> str:
