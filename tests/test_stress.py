@@ -386,13 +386,13 @@ def test_two_socket_servers_run_the_plan_sent_as_data(sim_run: Path, tmp_path: P
 def test_a_run_where_workers_ran_nothing_fails_loudly(tmp_path: Path) -> None:
     import socket
 
-    with socket.socket() as s:  # a port nobody listens on
+    with socket.socket() as s:  # a port held but never listening: connections are refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    done = run_process(
-        "stress", "--scenarios", "metadata-lww", "--mode", "sim", "--runs", "5",
-        "--workers", "0", "--tx", f"socket=127.0.0.1:{port}", "--out", str(tmp_path),
-    )  # fmt: skip
+        done = run_process(
+            "stress", "--scenarios", "metadata-lww", "--mode", "sim", "--runs", "5",
+            "--workers", "0", "--tx", f"socket=127.0.0.1:{port}", "--out", str(tmp_path),
+        )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "harness: error: the workers ran nothing" in done.stderr.splitlines()[-1]
     assert "ConnectionRefusedError" in done.stdout

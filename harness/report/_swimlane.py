@@ -1,22 +1,30 @@
-"""The swimlane of an example failure: an inline SVG plus a compact event table.
+"""The swimlane of an example failure: inline SVG strips plus a compact event table.
 
 One horizontal lane per actor (tasks and connections, in order of first
 appearance); x is the step number; every event is a marker in its actor's
 lane, coloured by kind, with an SVG ``<title>`` as its tooltip. Deviation
-events (where the schedule left the default order) get a dark outline, a
-shaded band across all lanes and a label above the lanes. A thin arrow joins
-a ``submit`` to the ``exec``/``fault``/``deliver`` it caused in the
-connection lane when the match is unambiguous.
+events (where the schedule left the default order) get a dark outline and a
+shaded band across all lanes. An arrow joins every ``submit`` to the
+``exec`` or ``fault`` of the same operation (see :func:`links`).
 
-The example dict comes from elsewhere and is read defensively: malformed
-events are skipped, never fatal. Every string that reaches the page goes
-through :func:`html.escape`.
+Layout: the steps are cut into strips of at most :data:`STEPS_PER_STRIP`
+steps, stacked like lines of text, so a swimlane never scrolls sideways
+inside its box and never widens the page. Each strip is an HTML grid of
+lane names beside an SVG that is ``width: 100%`` of what is left; positions
+along x are percentages and sizes are pixels, so markers stay round and
+text keeps its size at any page width. An arrow whose two ends fall in
+different strips is drawn as two dashed halves: off the right edge of the
+first, in from the left edge of the second.
+
+The example's events come from elsewhere and are read defensively:
+malformed events are skipped, never fatal. Every string that reaches the
+page goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any, TypeGuard
@@ -38,17 +46,24 @@ KIND_COLORS = {
     "end": "#212121",
 }
 OTHER_COLOR = "#9e9e9e"
+EFFECT_KINDS = frozenset({"exec", "fault"})
+"""Kinds that end a submitted operation's wait for SQLite (what a submit arrow points to)."""
+STEPS_PER_STRIP = 40
+LANE_H = 28
+RADIUS = 5.0
 _SHARP = {"fault", "crash", "drop"}  # drawn as diamonds, so they stand out without colour
-LANE_H = 30
-_TOP = 34  # room for deviation labels
-_AXIS = 28  # room for step labels
+_TOP = 22  # room for deviation marks
+_AXIS = 20  # room for step labels
 _DEV_ROW = ' class="dev"'
-_LINK_KEY = 40  # characters of an operation label used to match submit -> exec
 
 
 @dataclass(frozen=True)
 class LaneEvent:
-    """One event of an example failure, as drawn."""
+    """One event of an example failure, as drawn.
+
+    ``op`` (schema ``events[].op``) names the operation a ``submit``,
+    ``exec``, ``fault`` or ``deliver`` belongs to; ``None`` when not recorded.
+    """
 
     step: int
     time: float
@@ -56,22 +71,23 @@ class LaneEvent:
     kind: str
     text: str
     deviation: bool
+    op: int | None = None
 
     def tooltip(self) -> str:
         mark = " (deviation)" if self.deviation else ""
         return f"step {self.step} t={self.time:.3f}s {self.actor} {self.kind} {self.text}{mark}"
 
 
-def events_of(example: Mapping[str, Any]) -> list[LaneEvent]:
-    """The well-formed events of ``example`` (others are skipped), in order."""
-    raw = example.get("events")
-    if not isinstance(raw, list):
+def events_of(example: Mapping[str, Any] | Sequence[Any]) -> list[LaneEvent]:
+    """The well-formed events of an example (or of an events list); others are skipped."""
+    raw = example.get("events") if isinstance(example, Mapping) else example
+    if not isinstance(raw, list | tuple):
         return []
     events = []
     for index, item in enumerate(raw):
-        if not isinstance(item, dict):
+        if not isinstance(item, Mapping):
             continue
-        step, time = item.get("step"), item.get("time")
+        step, time, op = item.get("step"), item.get("time"), item.get("op")
         if not isinstance(step, int) or isinstance(step, bool):
             step = index + 1
         if not _is_number(time):
@@ -84,6 +100,7 @@ def events_of(example: Mapping[str, Any]) -> list[LaneEvent]:
                 kind=str(item.get("kind") or "?"),
                 text=str(item.get("text") or ""),
                 deviation=item.get("deviation") is True,
+                op=op if isinstance(op, int) and not isinstance(op, bool) else None,
             )
         )
     return events
@@ -97,202 +114,292 @@ def color(kind: str) -> str:
     return KIND_COLORS.get(kind, OTHER_COLOR)
 
 
-def _targets(events: Sequence[LaneEvent]) -> set[str]:
-    """Actors named as the target of a ``submit`` (``"app.db#1: INSERT ..."``)."""
-    return {e.text.split(": ", 1)[0] for e in events if e.kind == "submit" and ": " in e.text}
+# ------------------------------------------------------------------ links
+def _submitted(event: LaneEvent) -> tuple[str, str] | None:
+    """``(target, label)`` of a submit (``"app.db#1: INSERT ..."``), else ``None``."""
+    if event.kind != "submit":
+        return None
+    target, sep, label = event.text.partition(": ")
+    return (target, label) if sep and target != event.actor else None
+
+
+def _same_text(label: str, effect: LaneEvent) -> bool:
+    """An execution reads ``<label> -> <outcome>`` (or just the label)."""
+    return effect.text == label or effect.text.startswith(label + " -> ")
+
+
+def links(events: Sequence[LaneEvent]) -> list[tuple[LaneEvent, LaneEvent]]:
+    """Pairs ``(submit, effect)``: every submitted operation with the step that ran it.
+
+    The effect is the ``exec`` or ``fault`` in the target's lane with the
+    submit's ``op`` id; for events without ids, the first waiting submit to
+    that target whose label the effect's text starts with (first in, first
+    out among equal labels, as a connection's queue runs them). So the
+    statement that was overtaken gets its arrow like every other one.
+    """
+    waiting: dict[str, list[tuple[LaneEvent, str]]] = {}
+    pairs = []
+    for event in events:
+        submitted = _submitted(event)
+        if submitted is not None:
+            waiting.setdefault(submitted[0], []).append((event, submitted[1]))
+            continue
+        if event.kind not in EFFECT_KINDS or event.actor not in waiting:
+            continue
+        queue = waiting[event.actor]
+        found = None
+        if event.op is not None:
+            found = next((i for i, (s, _) in enumerate(queue) if s.op == event.op), None)
+        if found is None:
+            found = next(
+                (
+                    i
+                    for i, (s, label) in enumerate(queue)
+                    if (s.op is None or event.op is None) and _same_text(label, event)
+                ),
+                None,
+            )
+        if found is not None:
+            pairs.append((queue.pop(found)[0], event))
+    return pairs
+
+
+def overtaken(pairs: Sequence[tuple[LaneEvent, LaneEvent]]) -> dict[int, LaneEvent]:
+    """Statements another one overtook: submit step -> the deviating execution that overtook it.
+
+    A statement is overtaken when it was submitted before the statement of a
+    deviation and ran after it: the reordering the schedule chose, which is
+    usually the story of the failure (metadata-lww's older write winning).
+    """
+    deviating = [(s, e) for s, e in pairs if e.deviation]
+    out: dict[int, LaneEvent] = {}
+    for submit, effect in pairs:
+        for other_submit, other_effect in deviating:
+            if submit.step < other_submit.step and effect.step > other_effect.step:
+                out.setdefault(submit.step, other_effect)
+    return out
+
+
+# ------------------------------------------------------------------ strips
+@dataclass(frozen=True)
+class _Geometry:
+    """Where things go: lanes by actor, x as a percentage of a strip of ``per`` steps."""
+
+    actors: tuple[str, ...]
+    per: int
+    tints: tuple[str, ...]
+
+    def y(self, actor: str) -> float:
+        return _TOP + self.actors.index(actor) * LANE_H + LANE_H / 2
+
+    def x(self, step: int, lo: int) -> float:
+        return (step - lo + 0.5) * 100.0 / self.per
+
+    @property
+    def bottom(self) -> int:
+        return _TOP + LANE_H * len(self.actors)
+
+    @property
+    def height(self) -> int:
+        return self.bottom + _AXIS
 
 
 def _is_connection(actor: str, targets: set[str]) -> bool:
     return actor in targets or "#" in actor or actor in {"pool", "process"}
 
 
-def _key(text: str) -> tuple[str, bool]:
-    flat = " ".join(text.split()).rstrip("…")
-    return (flat[:_LINK_KEY], True) if len(flat) > _LINK_KEY else (flat, False)
-
-
-def _matches(key: tuple[str, bool], text: str) -> bool:
-    prefix, cut = key
-    flat = " ".join(text.split())
-    return flat.startswith(prefix) if cut else flat == prefix or flat.startswith(prefix + " -> ")
-
-
-def links(events: Sequence[LaneEvent]) -> list[tuple[LaneEvent, LaneEvent]]:
-    """Pairs ``(submit, effect)`` where the effect is unambiguously that submit's.
-
-    The effect is the first later ``exec``, ``fault`` or ``deliver`` in the
-    connection lane whose text starts with the submitted operation's label.
-    When two pending submits would match, neither is drawn.
-    """
-    actors = {e.actor for e in events}
-    pending: dict[str, list[tuple[LaneEvent, tuple[str, bool]]]] = {}
-    pairs = []
-    for event in events:
-        if event.kind == "submit" and ": " in event.text:
-            target, label = event.text.split(": ", 1)
-            if target in actors and target != event.actor:
-                pending.setdefault(target, []).append((event, _key(label)))
-        elif event.kind in {"exec", "fault", "deliver"} and event.actor in pending:
-            queue = pending[event.actor]
-            found = [i for i, (_, key) in enumerate(queue) if _matches(key, event.text)]
-            if len(found) == 1:
-                pairs.append((queue.pop(found[0])[0], event))
-            elif found:  # ambiguous: draw nothing, forget the oldest candidate
-                queue.pop(found[0])
-    return pairs
-
-
-def _tick_every(px_per_step: float) -> int:
-    for every in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
-        if every * px_per_step >= 44:
-            return every
-    return 10000
-
-
 def swimlane_svg(events: Sequence[LaneEvent], uid: str) -> str:
-    """The swimlane for ``events``: a fixed SVG of lane labels beside a scrolling plot SVG.
+    """The swimlane for ``events``: strips of lanes, stacked (see the module docstring).
 
-    The labels stay in view while a long example (hundreds of steps) scrolls
-    sideways. ``uid`` keeps element ids unique on the page.
+    ``uid`` keeps element ids unique on the page.
     """
     if not events:
         return '<p class="muted">No events were recorded for this example.</p>'
-    actors = list(dict.fromkeys(e.actor for e in events))
-    lane = {actor: i for i, actor in enumerate(actors)}
-    targets = _targets(events)
-    first = min(e.step for e in events)
-    span = max(e.step for e in events) - first
-    px = min(28.0, max(8.0, 1000.0 / max(span, 1)))
-    label_w = min(210.0, 24.0 + 7.3 * max(len(a) for a in actors))
-    lanes_h = LANE_H * len(actors)
-    width = span * px + 40.0
-    height = _TOP + lanes_h + _AXIS
-    radius = max(3.0, min(6.0, px * 0.42))
-    tints = [
+    actors = tuple(dict.fromkeys(e.actor for e in events))
+    targets = {s[0] for e in events if (s := _submitted(e)) is not None}
+    first, last = min(e.step for e in events), max(e.step for e in events)
+    strips = math.ceil((last - first + 1) / STEPS_PER_STRIP)
+    per = math.ceil((last - first + 1) / strips)
+    tints = tuple(
         ("#eaf1fb", "#e1eaf7")[i % 2]
         if _is_connection(a, targets)
         else ("#ffffff", "#f5f5f5")[i % 2]
         for i, a in enumerate(actors)
-    ]
-
-    def x(step: int) -> float:
-        return 16.0 + (step - first) * px
-
-    def y(actor: str) -> float:
-        return _TOP + lane[actor] * LANE_H + LANE_H / 2
-
-    def lanes(w: float) -> list[str]:
-        return [
-            f'<rect x="0" y="{_TOP + i * LANE_H}" width="{w:.0f}" height="{LANE_H}" fill="{t}"/>'
-            for i, t in enumerate(tints)
-        ]
-
-    bottom = _TOP + lanes_h
-    labels = [_svg_open(label_w, height, "lane labels"), *lanes(label_w)]
-    for actor in actors:
-        shown = actor if len(actor) <= 26 else actor[:25] + "…"
-        labels.append(
-            f'<text x="{label_w - 10:.1f}" y="{y(actor) + 4:.1f}" text-anchor="end" class="lane">'
-            f"<title>{escape(actor)}</title>{escape(shown)}</text>"
-        )
-    labels.append(
-        f'<text x="{label_w - 10:.1f}" y="{bottom + 16}" text-anchor="end" class="tick">step</text>'
-        f'<line x1="{label_w - 0.5:.1f}" y1="{_TOP}" x2="{label_w - 0.5:.1f}" y2="{bottom}" '
-        'stroke="#9e9e9e"/></svg>'
     )
-    label = f"swimlane of {len(events)} events across {len(actors)} actors"
+    geometry = _Geometry(actors, per, tints)
+    pairs = links(events)
+    overtook = overtaken(pairs)
+    parts = []
+    for k in range(strips):
+        lo = first + k * per
+        inside = [e for e in events if lo <= e.step < lo + per]
+        parts.append(_strip(geometry, inside, pairs, overtook, lo, f"{uid}-{k}"))
+    label = (
+        f"swimlane of {len(events)} events across {len(actors)} actors, "
+        f"{strips} strip{'' if strips == 1 else 's'} of up to {per} steps"
+    )
+    return f'<div class="swimlane" role="group" aria-label="{escape(label)}">{"".join(parts)}</div>'
+
+
+def _strip(
+    g: _Geometry,
+    events: Sequence[LaneEvent],
+    pairs: Sequence[tuple[LaneEvent, LaneEvent]],
+    overtook: Mapping[int, LaneEvent],
+    lo: int,
+    uid: str,
+) -> str:
+    hi = lo + g.per - 1
+    names = "".join(_lane_name(a) for a in g.actors)
+    arrows = "".join(
+        f'<marker id="arrow{style}-{uid}" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="6" '
+        f'markerHeight="6" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="{paint}"/></marker>'
+        for style, (paint, _) in _LINK_STYLES.items()
+    )
     plot = [
-        _svg_open(width, height, label),
-        f'<defs><marker id="arrow-{uid}" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="6" '
-        'markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L6,3 L0,6 z" '
-        'fill="#546e7a"/></marker></defs>',
-        *lanes(width),
+        f'<svg class="lane-plot" width="100%" height="{g.height}" role="img" '
+        f'aria-label="steps {lo} to {hi}">',
+        f'<defs>{arrows}<path id="diamond-{uid}" d="M0,-6 L6,0 L0,6 L-6,0 z"/>'
+        f'<path id="diamond-dev-{uid}" d="M0,-8 L8,0 L0,8 L-8,0 z"/></defs>',
     ]
-    every = _tick_every(px)
-    for step in range(first + (-first) % every, first + span + 1, every):
-        plot.append(
-            f'<line x1="{x(step):.1f}" y1="{_TOP}" x2="{x(step):.1f}" y2="{bottom}" '
-            'stroke="#d0d0d0" stroke-width="1"/>'
-            f'<text x="{x(step):.1f}" y="{bottom + 16}" text-anchor="middle" '
-            f'class="tick">{step}</text>'
-        )
-    plot.extend(_deviations(events, x, px, lanes_h))
-    for start, end in links(events):
-        plot.append(
-            _link((x(start.step), y(start.actor)), (x(end.step), y(end.actor)), radius, uid)
-        )
-    plot.extend(_marker(event, x(event.step), y(event.actor), radius) for event in events)
+    plot += [
+        f'<rect x="0" y="{_TOP + i * LANE_H}" width="100%" height="{LANE_H}" fill="{tint}"/>'
+        for i, tint in enumerate(g.tints)
+    ]
+    plot += _ticks(g, lo)
+    plot += _deviations(g, events, lo)
+    plot += [
+        _link(g, s, e, lo, uid, overtook.get(s.step))
+        for s, e in pairs
+        if lo <= s.step <= hi or lo <= e.step <= hi
+    ]
+    plot += [_marker(g, e, lo, uid) for e in events]
     plot.append("</svg>")
     return (
-        f'<div class="lanes">{"".join(labels)}<div class="lanes-plot">{"".join(plot)}</div></div>'
+        f'<div class="strip"><div class="lane-names" style="padding-top:{_TOP}px">{names}'
+        f'<div class="axis-name">step</div></div>{"".join(plot)}</div>'
     )
 
 
-def _svg_open(width: float, height: float, label: str) -> str:
-    return (
-        f'<svg class="swimlane" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{escape(label)}">'
-    )
-
-
-def _deviations(
-    events: Sequence[LaneEvent], x: Callable[[int], float], px: float, lanes_h: float
-) -> list[str]:
+def _ticks(g: _Geometry, lo: int) -> list[str]:
+    every = 1 if g.per <= 12 else 5
     out = []
-    last_label = -math.inf
-    band = max(px * 0.8, 6.0)
-    for event in (e for e in events if e.deviation):
-        cx = x(event.step)
+    for step in range(lo + (-lo) % every, lo + g.per, every):
+        x = g.x(step, lo)
+        minor = " minor" if every == 5 and step % 10 else ""
         out.append(
-            f'<rect x="{cx - band / 2:.1f}" y="{_TOP}" width="{band:.1f}" height="{lanes_h}" '
-            'fill="#ffca28" opacity="0.35"/>'
+            f'<line x1="{x:.3f}%" y1="{_TOP}" x2="{x:.3f}%" y2="{g.bottom}" stroke="#d0d0d0"/>'
+            f'<text x="{x:.3f}%" y="{g.bottom + 14}" text-anchor="middle" '
+            f'class="tick{minor}">{step}</text>'
         )
-        if cx - last_label >= 66:
-            out.append(
-                f'<text x="{cx:.1f}" y="{_TOP - 10}" text-anchor="middle" class="dev">'
-                f"<title>{escape(event.tooltip())}</title>deviation</text>"
-                f'<line x1="{cx:.1f}" y1="{_TOP - 7}" x2="{cx:.1f}" y2="{_TOP}" stroke="#e65100"/>'
-            )
-            last_label = cx
     return out
 
 
-def _link(a: tuple[float, float], b: tuple[float, float], radius: float, uid: str) -> str:
-    """A thin arrow from marker ``a`` to marker ``b``, stopping at their edges."""
-    dx, dy = b[0] - a[0], b[1] - a[1]
-    length = math.hypot(dx, dy)
-    gap = radius + 2.5
-    if length <= 2 * gap:
-        return ""
-    ux, uy = dx / length, dy / length
+def _deviations(g: _Geometry, events: Sequence[LaneEvent], lo: int) -> list[str]:
+    out = []
+    band = 80.0 / g.per
+    last_label = -math.inf
+    for event in (e for e in events if e.deviation):
+        x = g.x(event.step, lo)
+        out.append(
+            f'<rect x="{x - band / 2:.3f}%" y="{_TOP}" width="{band:.3f}%" '
+            f'height="{g.bottom - _TOP}" fill="#ffca28" opacity="0.35"/>'
+        )
+        tip = f"<title>{escape(event.tooltip())}</title>"
+        if x - last_label >= 12.0:  # the word where there is room for it, else only the mark
+            out.append(
+                f'<text x="{x:.3f}%" y="{_TOP - 10}" text-anchor="middle" class="dev dev-long">'
+                f"{tip}deviation</text>"
+            )
+            last_label = x
+        out.append(
+            f'<text x="{x:.3f}%" y="{_TOP - 1}" text-anchor="middle" class="dev dev-short">'
+            f"{tip}▼</text>"
+        )
+    return out
+
+
+_LINK_STYLES = {"": ("#455a64", 1.3), "-dev": ("#e65100", 1.8), "-overtaken": ("#c62828", 2.4)}
+"""Arrow paint and width: an ordinary statement, a deviation's, an overtaken one's."""
+_LANE_NAME_MAX = 13
+
+
+def _lane_name(actor: str) -> str:
+    """A lane's name; a long one keeps its distinctive end on narrow screens (``…ion.db#12``)."""
+    full = escape(actor)
+    if len(actor) <= _LANE_NAME_MAX:
+        return f'<div title="{full}">{full}</div>'
+    tail = escape("…" + actor[-(_LANE_NAME_MAX - 1) :])
     return (
-        f'<line x1="{a[0] + ux * gap:.1f}" y1="{a[1] + uy * gap:.1f}" '
-        f'x2="{b[0] - ux * gap:.1f}" y2="{b[1] - uy * gap:.1f}" stroke="#546e7a" '
-        f'stroke-width="1" opacity="0.7" marker-end="url(#arrow-{uid})"/>'
+        f'<div title="{full}"><span class="wide">{full}</span>'
+        f'<span class="narrow">{tail}</span></div>'
     )
 
 
-def _marker(event: LaneEvent, cx: float, cy: float, r: float) -> str:
+def _link(
+    g: _Geometry,
+    submit: LaneEvent,
+    effect: LaneEvent,
+    lo: int,
+    uid: str,
+    overtaken_by: LaneEvent | None = None,
+) -> str:
+    """The arrow from ``submit`` to ``effect``, or this strip's half of it."""
+    hi = lo + g.per - 1
+    y1, y2 = g.y(submit.actor), g.y(effect.actor)
+    if y1 == y2:
+        return ""
+    direction = 1.0 if y2 > y1 else -1.0
+    gap = RADIUS + 2.0
+    start_in, end_in = submit.step >= lo, effect.step <= hi
+    x1 = f"{g.x(submit.step, lo):.3f}%" if start_in else "0%"
+    x2 = f"{g.x(effect.step, lo):.3f}%" if end_in else "100%"
+    y1 = y1 + direction * gap if start_in else y1
+    y2 = y2 - direction * (gap + (1.5 if effect.deviation else 0.0)) if end_in else y2
+    part = "" if start_in and end_in else " part"
+    dash = "" if not part else ' stroke-dasharray="4 3"'
+    tip = f"step {submit.step} submit → step {effect.step} {effect.kind} on {effect.actor}"
+    style = ""
+    if overtaken_by is not None:
+        style = "-overtaken"
+        tip += f" (overtaken: the deviation at step {overtaken_by.step} ran first)"
+    elif effect.deviation:
+        style = "-dev"
+        tip += " (the deviation)"
+    if part:
+        tip += " (continues in the next strip)" if start_in else " (from an earlier strip)"
+    paint, width = _LINK_STYLES[style]
+    return (
+        f'<line class="link{style.replace("-", " ")}{part}" data-from="{submit.step}" '
+        f'data-to="{effect.step}" x1="{x1}" y1="{y1:.1f}" x2="{x2}" y2="{y2:.1f}" '
+        f'stroke="{paint}" stroke-width="{width}"{dash} marker-end="url(#arrow{style}-{uid})">'
+        f"<title>{escape(tip)}</title></line>"
+    )
+
+
+def _marker(g: _Geometry, event: LaneEvent, lo: int, uid: str) -> str:
+    x, y = g.x(event.step, lo), g.y(event.actor)
     fill = color(event.kind)
     stroke, width = ("#111111", 2.5) if event.deviation else ("#ffffff", 1.0)
-    if event.deviation:
-        r += 1.5
     if event.kind in _SHARP:
-        d = r * 1.25
+        which = "diamond-dev" if event.deviation else "diamond"
         shape = (
-            f'<path d="M{cx:.1f},{cy - d:.1f} L{cx + d:.1f},{cy:.1f} L{cx:.1f},{cy + d:.1f} '
-            f'L{cx - d:.1f},{cy:.1f} z" fill="{fill}" stroke="{stroke}" stroke-width="{width}"/>'
+            f'<use href="#{which}-{uid}" x="{x:.3f}%" y="{y:.1f}" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="{width}"/>'
         )
     else:
+        r = RADIUS + (1.5 if event.deviation else 0.0)
         shape = (
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r:.1f}" fill="{fill}" '
+            f'<circle cx="{x:.3f}%" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" '
             f'stroke="{stroke}" stroke-width="{width}"/>'
         )
     return f"<g><title>{escape(event.tooltip())}</title>{shape}</g>"
 
 
+# ------------------------------------------------------------ legend, table
 def legend(events: Sequence[LaneEvent]) -> str:
     """The colour key for the kinds present, plus the deviation and link marks."""
+    pairs = links(events)
     present = {e.kind for e in events}
     kinds = [k for k in KIND_COLORS if k in present] + sorted(present - KIND_COLORS.keys())
     items = [
@@ -300,7 +407,13 @@ def legend(events: Sequence[LaneEvent]) -> str:
     ]
     if any(e.deviation for e in events):
         items.append('<span><i class="sw dev"></i>deviation (shaded step)</span>')
-    items.append('<span><i class="link"></i>submit → its execution</span>')
+    items.append('<span><i class="link"></i>submit → the step that ran it</span>')
+    if any(e.deviation for _, e in pairs):
+        items.append('<span><i class="link dev"></i>the deviation\'s statement</span>')
+    if overtaken(pairs):
+        items.append(
+            '<span><i class="link overtaken"></i>overtaken: submitted first, ran after it</span>'
+        )
     items.append('<span><i class="lanekey"></i>connection lane</span>')
     return f'<div class="legend">{"".join(items)}</div>'
 
@@ -313,7 +426,7 @@ def event_table(events: Sequence[LaneEvent]) -> str:
         rows.append(
             f'<tr{_DEV_ROW if e.deviation else ""}><td class="num">{e.step}</td>'
             f'<td class="num">{e.time:.3f}</td><td>{escape(e.actor)}</td>'
-            f'<td style="white-space:nowrap"><i class="sw" style="background:{color(e.kind)}">'
+            f'<td class="kind"><i class="sw" style="background:{color(e.kind)}">'
             f"</i>{escape(e.kind)}</td>"
             f"<td>{escape(e.text)}{mark}</td></tr>"
         )

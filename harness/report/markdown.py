@@ -1,83 +1,217 @@
 """The Markdown report, sized for a CI job summary (``$GITHUB_STEP_SUMMARY``).
 
-Layout: a title, a one-line verdict, a short line of run settings, one
-table row per cell, then the first failing cell's example: its error and
-the exact command that replays it. The output grows by one line per cell
-plus a constant (about 25 lines), so 30 cells stay well under 200 lines.
+Layout: a headline that tells unexpected failures (❌) from the bundled
+buggy variants' expected ones (☑️), the gate's verdict and threshold when
+the report was gated, a line of run settings with units, one table row per
+cell, a key to the icons, the replay commands, then the first unexpected
+failure (or, if there is none, the first failure): its error and the
+command that replays it.
+
+Invariants:
+
+* no token is in the table: a row names its replay command by a short id
+  (``r3``) and the commands follow the table in one code block, so a row
+  never wraps onto several lines because of a 100-character token;
+* only shrunk tokens are shown, and the table's command for a cell and the
+  "Replay it" command are the same string (:attr:`CellView.replay_command`);
+* simulated cells show a verdict and their coverage, never a rate; real
+  cells show the rate with its Wilson interval;
+* the output grows by about three lines per cell plus a constant (30 cells
+  stay well under 200 lines) and ends with a newline.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ._format import cell_id, count, interval, pct, verdict_line
-from .model import Cell, Report
-
-_META_KEYS = ("seed", "runs", "workers", "shard", "mode", "harness", "python", "sqlite")
-_HEADER = (
-    "| scenario | store | mode | runs | failures | rate | 95 % CI | replay token |",
-    "| --- | --- | --- | ---: | ---: | ---: | --- | --- |",
+from ._format import count
+from ._view import CellView, Outcome, ReportView, view
+from ._wording import (
+    coverage_text,
+    gate_cell_text,
+    gate_line,
+    headline,
+    lost_text,
+    plural,
+    rate_text,
+    run_facts,
 )
 
+if TYPE_CHECKING:
+    from .model import Report
 
-def render_markdown(report: Report) -> str:
+ICON = {
+    Outcome.UNEXPECTED: "❌",
+    Outcome.EXPECTED: "☑️",
+    Outcome.PASSED: "✅",
+    Outcome.MISSED: "⚠️",
+    Outcome.UNSEEN: "\u2796",  # heavy minus sign: nothing seen
+    Outcome.NOT_RUN: "⏸️",
+}
+_KEY = {
+    Outcome.UNEXPECTED: "unexpected failure",
+    Outcome.EXPECTED: "expected to fail and did (a bundled original/naive-fix variant)",
+    Outcome.PASSED: "passed",
+    Outcome.MISSED: "expected to fail, but no failing schedule was found",
+    Outcome.UNSEEN: "expected to fail, not seen in these real runs",
+    Outcome.NOT_RUN: "not run",
+}
+_HEADLINE_ICON = {"bad": "❌", "warn": "⚠️", "good": "✅"}
+TRACEBACK_LINES = 8
+
+
+def render_markdown(report: Report | Mapping[str, Any]) -> str:
     """The whole Markdown document (ends with a newline)."""
-    failing = any(c.failures for c in report.cells)
-    icon = "❌" if failing else ("✅" if report.cells else "⚠️")
-    lines = ["## Flake-rate report", "", f"**{icon} {verdict_line(report)}**", ""]
-    settings = _settings(report.meta)
-    if settings:
-        lines += [settings, ""]
-    if report.cells:
-        lines += [*_HEADER, *(_row(c) for c in report.cells)]
-    example = next((c for c in report.cells if c.failures and c.example), None)
-    if example is not None:
-        lines += ["", *_example(example)]
-    return "\n".join(lines) + "\n"
+    data = view(report)
+    head = headline(data)
+    lines = ["## Flake-rate report", "", f"### {_HEADLINE_ICON[head.tone]} {head.title}", ""]
+    if head.detail:
+        lines += [head.detail, ""]
+    if data.gate is not None:
+        icon = "✅" if data.gate.passed else "❌"
+        verdict, _, settings = gate_line(data.gate).partition(" (")
+        lines += [f"**{icon} {verdict}** — {settings.rstrip(')')}", ""]
+    lines += _warnings(data)
+    settings_line = _settings(data)
+    if settings_line:
+        lines += [settings_line, ""]
+    if data.cells:
+        ids = _replay_ids(data.cells)
+        lines += _table(data, ids)
+        lines += ["", _key(data.cells), ""]
+        lines += _replays(data.cells, ids)
+        lines += _first_failure(data.cells, ids)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _row(cell: Cell) -> str:
-    token = code(cell.tokens[0]).replace("|", "\\|") if cell.tokens else "—"
-    rate = pct(cell.rate) if cell.runs else "—"
-    columns = [
-        _text(cell.name),
-        _text(cell.store),
-        _text(cell.mode),
-        count(cell.runs),
-        count(cell.failures),
-        rate,
-        interval(cell.ci_low, cell.ci_high),
-        token,
-    ]
-    return "| " + " | ".join(columns) + " |"
+def _warnings(report: ReportView) -> list[str]:
+    out = []
+    if report.interrupted:
+        by = f" by {report.interrupted_by}" if report.interrupted_by else ""
+        ended = sum(c.runs for c in report.cells)
+        planned = sum(c.planned for c in report.cells)
+        out += [
+            f"⚠️ **Interrupted{by}**: a partial report, {count(ended)} of "
+            f"{plural(planned, 'planned run')} ended.",
+            "",
+        ]
+    if report.shard is not None:
+        index, total = report.shard
+        out += [
+            f"⚠️ **Shard {index} of {total}**: one part of the plan; merge all shards "
+            "(`harness report merge`) for the whole picture.",
+            "",
+        ]
+    return out
 
 
-def _example(cell: Cell) -> list[str]:
-    example: dict[str, Any] = cell.example or {}
-    lines = [f"### First failure: {code(cell_id(cell))}", ""]
-    error = example.get("error")
-    if isinstance(error, str) and error:
-        lines += [*fenced(error, "text"), ""]
-    command = example.get("command")
-    if not isinstance(command, str) or not command:
-        token = example.get("token") or (cell.tokens[0] if cell.tokens else "")
-        command = f"harness replay {token}" if token else ""
-    if command:
-        lines += ["Replay it:", "", *fenced(command, "console")]
+def _settings(report: ReportView) -> str:
+    return " · ".join(f"{label} {code(value)}" for label, value in run_facts(report))
+
+
+def _replay_ids(cells: Sequence[CellView]) -> dict[str, str]:
+    """``r1``, ``r2``, … for the cells that have a replay or re-run command, in table order."""
+    out: dict[str, str] = {}
+    for cell in cells:
+        if cell.replay_command:
+            out[cell.id] = f"r{len(out) + 1}"
+    return out
+
+
+def _table(report: ReportView, ids: Mapping[str, str]) -> list[str]:
+    gated = report.gate is not None
+    head = ["", "scenario", "store", "mode", "runs", "result", "detail", "errors"]
+    align = [":-:", "---", "---", "---", "---:", "---", "---", "---"]
+    if gated:
+        head.append("gate")
+        align.append("---")
+    head.append("replay")
+    align.append("---")
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
+    for cell in report.cells:
+        columns = [
+            ICON[cell.outcome],
+            _text(cell.name),
+            _text(cell.store),
+            _text(cell.mode),
+            count(cell.runs),
+            _text(_result(cell)),
+            _text(_detail(cell)),
+            _text(cell.top_errors()),
+        ]
+        if gated:
+            columns.append(_text(gate_cell_text(cell.gate)) if cell.gate else "—")
+        columns.append(ids.get(cell.id, "—"))
+        lines.append("| " + " | ".join(columns) + " |")
     return lines
 
 
-def _settings(meta: dict[str, Any]) -> str:
-    parts = [
-        f"{key} {code(str(meta[key]))}"
-        for key in _META_KEYS
-        if isinstance(meta.get(key), str | int | float) and not isinstance(meta[key], bool)
+def _result(cell: CellView) -> str:
+    """A verdict for a simulated cell, a rate with its interval for a real one."""
+    if not cell.simulated:
+        return rate_text(cell)
+    if cell.runs == 0:
+        return "not run"
+    return f"fails ({plural(cell.failing, 'schedule')})" if cell.failing else "clean"
+
+
+def _detail(cell: CellView) -> str:
+    if cell.simulated:
+        extra = lost_text(cell)
+        return coverage_text(cell) + (f"; {extra}" if extra else "")
+    parts = [f"{count(cell.failures)} failed"] + ([lost_text(cell)] if lost_text(cell) else [])
+    return ", ".join(parts)
+
+
+def _key(cells: Sequence[CellView]) -> str:
+    present = {c.outcome for c in cells}
+    return " · ".join(f"{ICON[o]} {_KEY[o]}" for o in Outcome if o in present)
+
+
+def _replays(cells: Sequence[CellView], ids: Mapping[str, str]) -> list[str]:
+    """One code block: for each id a comment naming the cell, then its command."""
+    if not ids:
+        return []
+    body = []
+    for cell in cells:
+        if cell.id not in ids:
+            continue
+        command = cell.replay_command or ""
+        what = cell.examples[0].error if cell.examples and cell.examples[0].error else ""
+        note = f"{cell.id} ({cell.outcome.value})" + (f": {what}" if what else "")
+        body += [f"# {ids[cell.id]}  {' '.join(note.split())}", " ".join(command.split())]
+    return [
+        "**Replay commands** (`rN` in the table; a simulated cell replays its first shrunk "
+        "token, a real cell re-runs its failing seed):",
+        "",
+        *fenced("\n".join(body), "sh"),
+        "",
     ]
-    merged = meta.get("merged_from")
-    if isinstance(merged, list):
-        parts.append(f"merged from {len(merged)} reports")
-    return " · ".join(parts)
+
+
+def _first_failure(cells: Sequence[CellView], ids: Mapping[str, str]) -> list[str]:
+    unexpected = [c for c in cells if c.outcome is Outcome.UNEXPECTED]
+    failing = unexpected or [c for c in cells if c.outcome is Outcome.EXPECTED]
+    if not failing:
+        return []
+    cell = failing[0]
+    title = "First unexpected failure" if unexpected else "First failure (expected)"
+    lines = [f"### {title}: {code(cell.id)}", ""]
+    example = cell.examples[0] if cell.examples else None
+    if example is not None:
+        text = example.headline
+        if example.crash:
+            text += f"\n(the worker died: {example.crash})"
+        if example.traceback:
+            text += "\n\n" + "\n".join(example.traceback[-TRACEBACK_LINES:])
+        lines += [*fenced(text, "text"), ""]
+    command = cell.replay_command
+    if command:
+        label = "Replay it" if cell.simulated and cell.tokens else "Re-run it"
+        lines += [f"{label} ({ids.get(cell.id, '')}):", "", *fenced(command, "console")]
+    return lines
 
 
 def _text(value: str) -> str:

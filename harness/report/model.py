@@ -402,6 +402,10 @@ def _plan_from_json(data: dict[str, Any] | None) -> Plan | None:
     )
 
 
+_V1_EXPECTED = {"original": "fail", "naive-fix": "fail", "reference": "pass"}
+"""Schema 1 had no ``expected``: the bundled store variants say it by their names."""
+
+
 def _cell_from_json(data: Any, index: int, v1: bool) -> Cell:
     where = f"cells[{index}]"
     if not isinstance(data, dict):
@@ -417,6 +421,8 @@ def _cell_from_json(data: Any, index: int, v1: bool) -> Cell:
     crashed, timed_out = f.count("crashed", 0), f.count("timed_out", 0)
     if v1:
         examples = _examples(f.get("example", (dict, type(None)), None), where)
+        shrunk = [e["token"] for e in examples if isinstance(e.get("token"), str)]
+        tokens = shrunk or tokens  # schema 2 keeps shrunk tokens only; v1's example was shrunk
         failures -= min(timed_out, failures)  # v1 counted a timed-out run as a failure too
         runs += crashed  # ... and a crashed run not as a run
         wall = f.get("wall_time", (int, float), 0.0)
@@ -432,6 +438,7 @@ def _cell_from_json(data: Any, index: int, v1: bool) -> Cell:
             tokens=tokens,
             examples=examples,
             wall_time_s=float(wall),
+            expected=_V1_EXPECTED.get(f.get("store", str)),
         )
     examples = f.get("examples", list, [])
     if not all(isinstance(e, dict) for e in examples):
