@@ -108,6 +108,31 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="where --harness-stress writes report.json/.md/.html (default: reports)",
     )
+    group.addoption(
+        "--harness-stress-timeout",
+        type=stress_seconds,
+        metavar="SECONDS",
+        help="with --harness-stress: per-run timeout, enforced from outside the worker "
+        f"process; a run past it is killed and counts as timed out (default: "
+        f"{STRESS_TIMEOUT:g})",
+    )
+
+
+STRESS_TIMEOUT = 60.0
+"""Default per-run timeout of ``--harness-stress`` (seconds)."""
+
+
+def stress_seconds(text: str) -> float:
+    """An argparse type: a number of seconds in (0, 86400]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds between 0 and 86400, got {text!r}"
+        )
+    return value
 
 
 def options(item: pytest.Function) -> dict[str, Any]:

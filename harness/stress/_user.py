@@ -52,12 +52,12 @@ from typing import Any
 
 import pytest
 
+from .._plugin.options import STRESS_TIMEOUT as DEFAULT_TIMEOUT
 from ..report import Plan, Report, ReportError, write_reports
 from ..report._json import prepare_out_dir
 from ..report.write import NAMES
 from ._examples import PER_EXAMPLE, OutOfTime, example_dict, with_budget
 from ._ledger import Ledger
-from ._options import DEFAULT_TIMEOUT
 from ._progress import counts_text
 from ._signals import Interrupts
 from ._spec import Chunk, plan_id
