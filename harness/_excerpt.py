@@ -8,11 +8,14 @@ A failing schedule's full timeline is often hundreds of lines, most of them
 the default order doing what it always does. :func:`excerpt` keeps:
 
 * every *notable* step — a deviation from the default order, an injected
-  fault, a crash, a recovery, a statement blocked on a lock — with ``context``
-  steps either side, so the reader sees what was pending around it;
-* for a deviation that executes (or faults) a statement, the ``submit`` steps
-  of the statements pending on the same connection at that moment: the
-  order they were sent in is what the deviation overtook;
+  fault, a crash, a recovery, a statement blocked on a lock, a ``sim.random``
+  draw — with ``context`` steps either side, so the reader sees what was
+  pending around it;
+* every statement that failed, with its ``submit``;
+* for a deviation that executes (or faults) a statement: its submit, and the
+  statements it overtook — submitted before it on the same connection,
+  executed after it — with their submits and executions;
+* the last reads before the end (their values are what an assertion looked at);
 * the last ``tail`` steps, where the failure happened.
 
 Gaps are marked ``...`` by :func:`harness.trace.format_timeline`, and step
@@ -35,8 +38,10 @@ from typing import Any
 
 from .trace import Event, format_timeline
 
-NOTABLE_KINDS = frozenset({"fault", "crash", "recover", "block"})
-"""Event kinds always kept (besides deviations)."""
+NOTABLE_KINDS = frozenset({"fault", "crash", "recover", "block", "draw"})
+"""Event kinds always kept (besides deviations): what shaped the schedule."""
+
+_READS_KEPT = 4  # the last reads before the end: what an assertion usually looked at
 
 
 def notable(event: Event) -> bool:
@@ -44,45 +49,93 @@ def notable(event: Event) -> bool:
     return event.deviation or event.kind in NOTABLE_KINDS
 
 
+def _outcome(event: Event) -> tuple[object, ...]:
+    """An exec event's result key (see ``harness._ops.result_key``), or ``()``."""
+    fields = event.fields
+    if event.kind in ("exec", "fault") and fields and len(fields) == 3:
+        outcome = fields[2]
+        if isinstance(outcome, tuple):
+            return outcome
+    return ()
+
+
 def kept_steps(
     events: Sequence[Event], *, context: int = 2, tail: int = 15, full_below: int = 40
 ) -> list[int]:
-    """The 0-based indices :func:`excerpt` shows, in order."""
+    """The 0-based indices :func:`excerpt` shows, in order (see the module docstring)."""
     total = len(events)
     if total <= max(full_below, tail):
         return list(range(total))
     keep: set[int] = set(range(total - tail, total))
+
+    def around(i: int) -> None:
+        keep.update(range(max(0, i - context), min(total, i + context + 1)))
+
+    statements = _Statements(events)
+    reads: list[int] = []
     for i, event in enumerate(events):
         if notable(event):
-            keep.update(range(max(0, i - context), min(total, i + context + 1)))
-    keep.update(_overtaken_submits(events))
+            around(i)
+        outcome = _outcome(event)
+        if outcome[:1] == ("error",):  # a failing statement, and where it was sent
+            around(i)
+            keep.update(statements.submit_of(i))
+        elif outcome[:1] in (("rows",), ("row",)):
+            reads.append(i)
+    for i in reads[-_READS_KEPT:]:  # the values the end of the body read
+        keep.add(i)
+        keep.update(statements.submit_of(i))
+    keep.update(statements.overtaken())
     return sorted(keep)
 
 
-def _overtaken_submits(events: Sequence[Event], limit: int = 6) -> set[int]:
-    """Submit steps of the statements pending where a deviation executed another one.
+class _Statements:
+    """Submit and exec steps of each statement, matched by (connection, ordinal).
 
-    A submit reads ``<channel>: <label>`` and the execution of the same
-    statement reads ``<label> -> <outcome>`` on actor ``<channel>``; statements
-    with equal labels on one channel are matched first in, first out.
+    A submit's fields are ``(connection, ordinal, signature)``; the exec of the
+    same statement is an event of actor ``connection`` whose fields start with
+    that ordinal.
     """
-    pending: dict[str, list[tuple[int, str]]] = {}
-    found: set[int] = set()
-    for i, event in enumerate(events):
-        if event.kind == "submit":
-            channel, sep, label = event.text.partition(": ")
-            if sep:
-                pending.setdefault(channel, []).append((i, label))
-        elif event.kind in ("exec", "fault"):
-            queue = pending.get(event.actor, [])
-            label = event.text.rpartition(" -> ")[0]
-            if event.deviation:
-                found.update(index for index, _ in queue[:limit])
-            for position, (_, waiting) in enumerate(queue):
-                if waiting == label:
-                    del queue[position]
-                    break
-    return found
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        self.submits: dict[tuple[str, object], int] = {}
+        self.execs: dict[tuple[str, object], int] = {}
+        for i, event in enumerate(events):
+            fields = event.fields
+            if not fields:
+                continue
+            if event.kind == "submit" and len(fields) >= 2:
+                self.submits[(str(fields[0]), fields[1])] = i
+            elif event.kind in ("exec", "fault"):
+                self.execs.setdefault((event.actor, fields[0]), i)
+
+    def submit_of(self, exec_index: int) -> set[int]:
+        event = self.events[exec_index]
+        fields = event.fields or (None,)
+        found = self.submits.get((event.actor, fields[0]))
+        return set() if found is None else {found}
+
+    def overtaken(self, limit: int = 6) -> set[int]:
+        """For each deviation that executes a statement: the statements it overtook.
+
+        Those are the statements of the same connection submitted before it and
+        executed after it — their submit and their exec — and its own submit.
+        """
+        found: set[int] = set()
+        for (channel, _ordinal), i in self.execs.items():
+            if not self.events[i].deviation:
+                continue
+            found.update(self.submit_of(i))
+            overtaken = [
+                key
+                for key, submitted in self.submits.items()
+                if key[0] == channel and submitted < i and self.execs.get(key, -1) > i
+            ][:limit]
+            for key in overtaken:
+                found.add(self.submits[key])
+                found.add(self.execs[key])
+        return found
 
 
 def excerpt(

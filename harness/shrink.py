@@ -51,6 +51,9 @@ strictly decreases the order key, so shrinking terminates; the budget
 
 from __future__ import annotations
 
+import os
+import re
+import sysconfig
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -93,22 +96,54 @@ class KeyedReplay:
         return None
 
 
-def _origin(error: BaseException | None) -> tuple[str, int] | None:
-    """Where an error was raised: the innermost frame's file and line."""
-    if error is None or error.__traceback__ is None:
+_HARNESS = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_BUNDLED = tuple(_HARNESS + name + os.sep for name in ("scenarios", "reference_store"))
+_LIBRARIES = tuple(
+    {
+        os.path.abspath(p) + os.sep
+        for p in (sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib"))
+    }
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _library(path: str) -> bool:
+    """harness's own engine, the standard library or an installed package."""
+    path = os.path.abspath(path)
+    if path.startswith(_HARNESS):
+        return not path.startswith(_BUNDLED)
+    return path.startswith(_LIBRARIES)
+
+
+def _origin(error: BaseException) -> tuple[str, int] | None:
+    """Where an error reached the user's code: the innermost frame outside any library.
+
+    SQLite's errors are raised inside harness's worker (and ORMs re-raise them
+    from their own internals); the frame of the body that awaited the
+    statement is what says which failure it is. Falls back to the innermost frame.
+    """
+    if error.__traceback__ is None:
         return None
     frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        if not _library(frame.filename):
+            return frame.filename, frame.lineno or 0
     if not frames:
         return None
-    last = frames[-1]
-    return last.filename, last.lineno or 0
+    return frames[-1].filename, frames[-1].lineno or 0
+
+
+def message_shape(error: BaseException) -> str:
+    """The message with its values blanked: ``last writer lost: key '…' holds '…'``."""
+    return _NUMBER.sub("#", _QUOTED.sub("'…'", str(error)))
 
 
 def same_failure(a: BaseException | None, b: BaseException | None) -> bool:
-    """Whether two errors are the same failure (type and raising line)."""
+    """Whether two errors are the same failure: type, message shape, and where it surfaced."""
     if a is None or b is None:
         return a is b
-    return type(a) is type(b) and _origin(a) == _origin(b)
+    return type(a) is type(b) and message_shape(a) == message_shape(b) and _origin(a) == _origin(b)
 
 
 def order_key(record: RunRecord) -> tuple[int, int, int, int]:

@@ -167,3 +167,34 @@ def test_excerpt_shows_the_submits_a_deviation_overtook() -> None:
     keep = kept_steps(events)
     assert 5 in keep and 6 in keep  # both were pending on app.db#1 when v2 overtook v1
     assert 7 not in keep  # another connection's statement is not part of the story
+
+
+async def deferred_upgrade(sim: harness.Sim) -> None:
+    """Two read-then-write transactions: SQLite refuses one upgrade (database is locked)."""
+    setup = await sim.connect("u.db", isolation_level=None)
+    await setup.execute("CREATE TABLE n(v)")
+    await setup.execute("INSERT INTO n VALUES (0)")
+    await setup.close()
+
+    async def bump() -> None:
+        db = await sim.connect("u.db", isolation_level=None, timeout=1)
+        try:
+            await db.execute("BEGIN")
+            rows = await db.execute_fetchall("SELECT v FROM n")
+            await asyncio.sleep(0)
+            await db.execute("UPDATE n SET v = ?", (rows[0][0] + 1,))
+            await db.execute("COMMIT")
+        finally:
+            await db.close()
+
+    await asyncio.gather(bump(), bump())
+
+
+def test_a_sqlite_error_shrinks_to_the_default_order_when_that_already_fails() -> None:
+    """SQLite's error is raised inside harness at lines that depend on lock waits: the
+    failure is the same wherever harness raised it (type, message, the body's frame)."""
+    found = harness.explore(deferred_upgrade, schedules=100, strategy="random", seed=3)
+    assert found.failed
+    failure = found.failures[0]
+    assert "database is locked" in str(failure.error)
+    assert failure.deviations == 0, failure.timeline
