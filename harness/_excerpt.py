@@ -188,6 +188,8 @@ def describe_error(error: BaseException, *, indent: str = "", depth: int = 0) ->
     name = type(error).__qualname__
     message = str(error)
     lines = [f"{indent}{name}: {message}" if message else f"{indent}{name}"]
+    for note in getattr(error, "__notes__", None) or ():  # e.g. a failing fixture finaliser
+        lines.append(f"{indent}{note}")
     frames = _user_frames(error)
     if frames:
         lines.append(f"{indent}raised at (most recent call last):")

@@ -12,6 +12,7 @@ reported token always reproduces.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter as _wall_clock
@@ -113,14 +114,31 @@ def _seed_for(seed: int, index: int) -> int:
     return x & 0x7FFFFFFF
 
 
+def takes_a_sim(function: object, what: str) -> None:
+    """Raise a one-line TypeError unless ``function`` can be called as ``function(sim)``."""
+    if not callable(function):
+        raise TypeError(f"{what} must be an async function taking a harness.Sim, not {function!r}")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin or an object without a signature: try it
+        return
+    try:
+        signature.bind(None)
+    except TypeError:
+        name = getattr(function, "__qualname__", repr(function))
+        raise TypeError(
+            f"{what} must be an async function taking one argument (the harness.Sim); "
+            f"{name}{signature} does not"
+        ) from None
+
+
 def _program(
     body: Body, recover: Body | None, setup: Body | None, teardown: Body | None
 ) -> Program:
-    if not callable(body):
-        raise TypeError("body must be an async function taking a harness.Sim")
+    takes_a_sim(body, "body")
     for name, value in (("recover", recover), ("setup", setup), ("teardown", teardown)):
-        if value is not None and not callable(value):
-            raise TypeError(f"{name}= must be an async function taking a harness.Sim")
+        if value is not None:
+            takes_a_sim(value, f"{name}=")
     return Program(body, recover, setup, teardown)
 
 

@@ -117,3 +117,17 @@ def test_setup_must_be_callable() -> None:
 
     with pytest.raises(TypeError, match="setup= must be an async function"):
         harness.explore(body, setup="nope")  # type: ignore[arg-type]
+
+
+def test_a_recover_with_the_wrong_signature_is_one_clear_type_error() -> None:
+    async def body(sim: harness.Sim) -> None:
+        pass
+
+    async def recover() -> None:  # forgot the sim
+        pass
+
+    with pytest.raises(TypeError) as info:
+        harness.explore(body, recover=recover)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("recover= must be an async function taking one argument")

@@ -201,6 +201,13 @@ def validate(item: pytest.Function, o: dict[str, Any]) -> None:
     for name in ("recover", "setup", "teardown"):
         if o[name] is not None and not inspect.iscoroutinefunction(o[name]):
             usage(item, f"{name}= must be an async function taking a Sim, not {o[name]!r}")
+        if o[name] is not None:
+            from .._explore import takes_a_sim  # the engine, only once a harness test runs
+
+            try:
+                takes_a_sim(o[name], f"{name}=")
+            except TypeError as exc:
+                usage(item, str(exc))
     if not isinstance(o["shrink"], bool):
         usage(item, f"shrink= must be True or False, not {o['shrink']!r}")
 

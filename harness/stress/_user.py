@@ -502,15 +502,17 @@ class _Exploration:
         import harness
 
         from .. import pytest_plugin as plugin
+        from .._plugin.program import schedule_program
 
         o = self.o
         self.emit({"t": "begin"})
         started = time.perf_counter()
         if self.plugin.watchdog is not None:
             self.plugin.watchdog.arm(self.plugin.timeout)
+        program = schedule_program(self.item, o)
         try:
             result = harness.explore(
-                plugin._body(self.item),
+                **program,
                 schedules=self.plugin.runs,
                 strategy=o["strategy"],
                 seed=plugin.derive_seed(self.base, o["seed"]),
@@ -550,7 +552,7 @@ class _Exploration:
         import harness
         from harness._explore import shrink_token
 
-        from .. import pytest_plugin as plugin
+        from .._plugin.program import schedule_program
 
         if not result.failures:
             return []
@@ -559,8 +561,8 @@ class _Exploration:
             shrunk = with_budget(
                 PER_EXAMPLE,
                 lambda: shrink_token(
-                    plugin._body(self.item),
-                    first.token,
+                    **schedule_program(self.item, self.o),
+                    token=first.token,
                     recover=self.o["recover"],
                     max_steps=self.o["max_steps"],
                 ),
