@@ -66,7 +66,6 @@ from ._plugin.options import usage as _usage
 from ._plugin.program import FUNCTION as _FUNCTION
 from ._plugin.program import PLAN as _PLAN
 from ._plugin.program import collected_function, schedule_program
-from ._plugin.program import self_contained_body as _body
 from ._plugin.summary import KEY as SUMMARY_KEY
 from ._plugin.summary import SummaryReporter
 from ._thirdparty import pytest as _pytest
@@ -82,7 +81,6 @@ __all__ = (  # what harness.stress._user and users' conftest files use
     "DEFAULTS",
     "MARKER_ARGS",
     "STRATEGY_NAMES",
-    "_body",
     "_options",
     "collected_function",
     "derive_seed",

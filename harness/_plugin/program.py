@@ -17,7 +17,6 @@ import pytest
 
 from .._thirdparty import pytest as _pytest
 from . import fixtures as _fixtures
-from .options import options as _options
 
 FUNCTION = pytest.StashKey[Callable[..., Any]]()  # item.obj as collected
 PLAN = pytest.StashKey[_fixtures.Plan]()
@@ -81,27 +80,3 @@ def schedule_program(item: pytest.Function, o: dict[str, Any]) -> dict[str, Any]
 
     body.__qualname__ = function.__qualname__
     return {"body": body, "setup": o["setup"], "teardown": teardown}
-
-
-def self_contained_body(item: pytest.Function) -> Callable[[Any], Any]:
-    """The test as one self-contained body: setup, schedule fixtures, test, teardown.
-
-    For callers that pass explore no ``setup=``/``teardown=`` (``--harness-stress``);
-    unlike explore's hooks, ``setup`` does not run again after a crash.
-    """
-    program = schedule_program(item, _options(item))
-    body, setup, teardown = program["body"], program["setup"], program["teardown"]
-    if setup is None and teardown is None:
-        return body  # type: ignore[no-any-return]
-
-    async def whole(sim: Any) -> Any:
-        try:
-            if setup is not None:
-                await setup(sim)
-            return await body(sim)
-        finally:
-            if teardown is not None:
-                await teardown(sim)
-
-    whole.__qualname__ = body.__qualname__
-    return whole
