@@ -245,7 +245,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
                 name = actor = f"task-{self._task_count}"
             else:
                 actor = self._unique_actor(name)
-            world.event(parent, "spawn", f"{actor} ({what})", fields=(actor, what))
+            world.event(parent, "spawn", f"{actor} ({what})", fields=(actor,))
         factory: Any = self._task_factory
         if factory is not None and factory is getattr(asyncio, "eager_task_factory", None):
             factory = _eager_sim_factory()  # the same factory, making numbered tasks

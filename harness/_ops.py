@@ -104,6 +104,9 @@ class Op:
         """The fault kinds the real world could produce if this op executed now."""
         return ()
 
+    semantic = True
+    """Whether its events are semantic (hashed, anchors): False for aiosqlite's own plumbing."""
+
     def signature(self) -> tuple[object, ...]:
         """What was asked, as plain values (the semantic fields of its submit event)."""
         return ("call", self.label)

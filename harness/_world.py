@@ -223,7 +223,7 @@ class World:
             submitter,
             "submit",
             lambda: f"{name}: {op.label}",
-            fields=(name, op.ordinal, op.signature()),
+            fields=(name, op.ordinal, op.signature()) if op.semantic else None,
         )
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next
@@ -484,7 +484,7 @@ class World:
                     f"until {until:.3f}s (busy_timeout)"
                 ),
                 deviation,
-                fields=(op.ordinal, until),
+                fields=(op.ordinal, until) if op.semantic else None,
             )
         else:
             op.state = OpState.EXECUTED
@@ -501,7 +501,7 @@ class World:
                 "fault" if fault else "exec",
                 lambda: f"{op.label} -> {describe_result(outcome)}",
                 deviation,
-                fields=(op.ordinal, fault, outcome),
+                fields=(op.ordinal, fault, outcome) if op.semantic else None,
             )
         if channel.serial and channel.blocked is None:
             enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered
@@ -545,7 +545,7 @@ class World:
                 + (" (dropped: the awaiting task was cancelled)" if dropped else "")
             ),
             deviation,
-            fields=(op.ordinal, submitter, dropped),
+            fields=(op.ordinal, submitter, dropped) if op.semantic else None,
         )
 
     # ------------------------------------------------------------- reports

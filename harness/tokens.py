@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+import importlib.metadata
 import sys
 import zlib
 from collections.abc import Sequence
@@ -107,6 +109,7 @@ class Schedule:
     python: tuple[int, int] = (0, 0)  # the Python version that made it (h2; (0, 0) unknown)
     aiosqlite: tuple[int, int, int] = (0, 0, 0)  # the aiosqlite version it ran with (h2)
     sqlite: tuple[int, int, int] = (0, 0, 0)  # the SQLite library version it ran with (h2)
+    anyio: tuple[int, int, int] = (0, 0, 0)  # the anyio version it ran with (h2)
 
     @property
     def deviations(self) -> int:
@@ -134,6 +137,7 @@ class Schedule:
             ("Python", self.python),
             ("aiosqlite", self.aiosqlite),
             ("SQLite", self.sqlite),
+            ("anyio", self.anyio),
         ):
             now = here[name.lower()]
             if any(recorded) and tuple(recorded) != tuple(now[: len(recorded)]):
@@ -156,16 +160,26 @@ def harness_version() -> tuple[int, int, int]:
     return version_triple(__version__)
 
 
+@functools.cache
+def _installed(distribution: str) -> tuple[int, int, int]:
+    try:
+        return version_triple(importlib.metadata.version(distribution))
+    except importlib.metadata.PackageNotFoundError:
+        return (0, 0, 0)
+
+
 def environment() -> dict[str, tuple[int, ...]]:
-    """The versions an h2 token records: Python, aiosqlite and SQLite."""
+    """The versions an h2 token records: Python, aiosqlite, SQLite and anyio."""
     import sqlite3
 
     from ._thirdparty.aiosqlite import version as aiosqlite_version
 
+    loaded = aiosqlite_version()
     return {
         "python": python_version(),
-        "aiosqlite": version_triple(aiosqlite_version() or "0"),
+        "aiosqlite": version_triple(loaded) if loaded else _installed("aiosqlite"),
         "sqlite": version_triple(sqlite3.sqlite_version),
+        "anyio": _installed("anyio"),
     }
 
 
@@ -313,7 +327,7 @@ def encode_token(s: Schedule) -> str:
     flags = 0
     body = bytearray()
     if s.format == 2:
-        for n in (*s.harness, *s.python, *s.aiosqlite, *s.sqlite):
+        for n in (*s.harness, *s.python, *s.aiosqlite, *s.sqlite, *s.anyio):
             _varint(n, body)
     _varint(s.seed, body)
     if s.mode == "parallel":
@@ -381,12 +395,13 @@ def decode_token(token: object) -> Schedule:
     r = _Reader(payload[1:])
     made_with: tuple[int, int, int] = (0, 1, 0)
     python: tuple[int, int] = (0, 0)
-    aiosqlite = sqlite = (0, 0, 0)
+    aiosqlite = sqlite = anyio = (0, 0, 0)
     if number == 2:
         made_with = (r.varint(), r.varint(), r.varint())
         python = (r.varint(), r.varint())
         aiosqlite = (r.varint(), r.varint(), r.varint())
         sqlite = (r.varint(), r.varint(), r.varint())
+        anyio = (r.varint(), r.varint(), r.varint())
     seed = r.varint()
     mode = "parallel" if flags & _FLAG_PARALLEL else "fifo"
     faults = Faults()
@@ -425,4 +440,5 @@ def decode_token(token: object) -> Schedule:
         python=python,
         aiosqlite=aiosqlite,
         sqlite=sqlite,
+        anyio=anyio,
     )

@@ -23,12 +23,23 @@ def _check(run: harness.Run, token: str, error: str) -> None:
     assert run.trace_digest.startswith(schedule.digest)
 
 
+def _libraries_differ(token: str) -> list[str]:
+    """aiosqlite, SQLite or anyio versions other than the token's (Python must not matter)."""
+    return [d for d in decode_token(token).differences() if not d.startswith("Python")]
+
+
 @pytest.mark.parametrize("name", list(BODY_TOKENS))
 def test_a_body_token_replays(name: str) -> None:
     token, error = BODY_TOKENS[name]
     options = corpus_bodies.BODIES[name]
     recover = getattr(corpus_bodies, options["recover"]) if "recover" in options else None
-    run = harness.replay(getattr(corpus_bodies, name), token, recover=recover)
+    differ = _libraries_differ(token)
+    try:
+        run = harness.replay(getattr(corpus_bodies, name), token, recover=recover)
+    except harness.NondeterminismError as exc:
+        # another aiosqlite or anyio may run a body differently: then the error says so
+        assert differ and all(d.split()[0] in str(exc) for d in differ), exc
+        return
     _check(run, token, error)
     again = harness.replay(getattr(corpus_bodies, name), token, recover=recover)
     assert again.timeline == run.timeline and again.trace_digest == run.trace_digest

@@ -146,6 +146,7 @@ class JobOp(Op):
         "method",
         "on_cursor",
         "rows",
+        "semantic",
         "stmt",
         "stops",
         "worker",
@@ -187,6 +188,9 @@ class JobOp(Op):
             stmt = NOT_SQL
         barrier = self.connects or self.stops or self.closes
         super().__init__(worker.channel, label, future, barrier=barrier)
+        # stopping the worker is aiosqlite's plumbing (0.22 queues a job for it, 0.19
+        # clears a flag): not part of what the body did, so tokens carry across them
+        self.semantic = not self.stops
         self.write = worker.is_file and bool(stmt.write or stmt.commit or stmt.begin_lock)
         if method == "executemany" and len(args) > 1:
             self.rows = _Rows(args[1])
