@@ -19,6 +19,7 @@ from time import perf_counter as _wall_clock
 from typing import Any
 
 from ._errors import InterleavingError, NondeterminismError
+from ._parallel import OK, choose_workers, run_schedules
 from ._run import Body, Program, RunRecord
 from ._session import Session, divergence
 from ._world import ChoiceKey, RunConfig
@@ -132,6 +133,13 @@ def takes_a_sim(function: object, what: str) -> None:
         ) from None
 
 
+def _calibrate(session: Session, program: Program, strategy: Strategy, sim_seed: int) -> None:
+    """Give a strategy that asks for it the default-order run (PCT learns its length)."""
+    calibrate = getattr(strategy, "calibrate", None)
+    if calibrate is not None:
+        calibrate(session.replay(program, (), sim_seed, strict=False).decisions)
+
+
 def _program(
     body: Body, recover: Body | None, setup: Body | None, teardown: Body | None
 ) -> Program:
@@ -174,8 +182,14 @@ def explore(
     max_steps: int = 100_000,
     label: str = "",
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> ExploreResult:
-    """Run up to ``schedules`` schedules of ``body`` and report confirmed failures."""
+    """Run up to ``schedules`` schedules of ``body`` and report confirmed failures.
+
+    ``workers``: processes to explore on (``None``: the CPUs available, see
+    :func:`harness._parallel.choose_workers`); the failures, tokens and counts
+    are those of a run on one process.
+    """
     if not isinstance(schedules, int) or isinstance(schedules, bool) or schedules < 1:
         raise ValueError(f"schedules must be a positive int, not {schedules!r}")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -183,29 +197,52 @@ def explore(
     strat = by_name(strategy)
     config = _config(mode, faults, max_steps, chaos, patch_aiosqlite)
     program = _program(body, recover, setup, teardown)
+    processes = choose_workers(workers, schedules, strat)
     failures: list[Failure] = []
-    seen: set[tuple[Any, ...]] = set()
+    seen: set[Any] = set()
     ran = 0
     exhausted = False
     started = _wall_clock()
     shrink_seconds = 0.0
+
+    def seeds(index: int) -> int:
+        return _seed_for(seed, index)
+
     with Session(config, label) as session:
-        for index in range(schedules):
-            record = session.run(program, strat, _seed_for(seed, index))
-            if record is None:
-                exhausted = True
-                break
-            ran += 1
-            seen.add(tuple(record.semantic))
-            if progress is not None:
-                progress(ran, len(failures) + (record.error is not None))
-            if record.error is None:
-                continue
-            reported = _wall_clock()
-            failures.append(_report(session, program, record, index, shrink))
-            shrink_seconds += _wall_clock() - reported
-            if stop_on_first:
-                break
+        _calibrate(session, program, strat, seeds(0))
+        if processes > 1:
+            outcomes = run_schedules(
+                config, label, program, strat, seeds, schedules, processes, stop_on_first, progress
+            )
+            ran = len(outcomes)
+            seen = {o.fingerprint for o in outcomes}
+            for outcome in outcomes:
+                if outcome.kind == OK:
+                    continue
+                record = session.run(program, strat, seeds(outcome.index))  # re-raises, if it did
+                assert record is not None and record.error is not None
+                reported = _wall_clock()
+                failures.append(_report(session, program, record, outcome.index, shrink))
+                shrink_seconds += _wall_clock() - reported
+                if stop_on_first:
+                    break
+        else:
+            for index in range(schedules):
+                record = session.run(program, strat, seeds(index))
+                if record is None:
+                    exhausted = True
+                    break
+                ran += 1
+                seen.add(tuple(record.semantic))
+                if progress is not None:
+                    progress(ran, len(failures) + (record.error is not None))
+                if record.error is None:
+                    continue
+                reported = _wall_clock()
+                failures.append(_report(session, program, record, index, shrink))
+                shrink_seconds += _wall_clock() - reported
+                if stop_on_first:
+                    break
     exhausted = exhausted or bool(getattr(strat, "exhausted", False))
     if failures and stop_on_first:
         reason = StopReason.FAILURE

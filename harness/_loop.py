@@ -190,7 +190,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
             if world.steps > world.config.max_steps:
                 world.count_step()  # raises LivelockError
             task = task_of(handle)
-            if task is not None and task not in world.helpers:
+            if task is not None and (not world.helpers or task not in world.helpers):
                 world.turns += 1  # a task step: what a decision's "turn" anchor counts
             handle._run()
 
@@ -256,7 +256,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         else:
             task = factory(self, coro) if context is None else factory(self, coro, context=context)
             task.set_name(name)
-        world.actors[task] = actor
+        task._harness_actor = actor  # type: ignore[attr-defined]  # its name in timelines
         if helper:
             world.helpers.add(task)
             world.event(parent, "spawn", f"{name} ({what}, asyncio's wait_for helper)")

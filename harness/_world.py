@@ -115,7 +115,6 @@ class World:
         self.semantic_events = 0
         self.offers = 0
         self.turns = 0
-        self.actors: dict[asyncio.Task[Any], str] = {}  # task -> its name in timelines
         self.helpers: set[asyncio.Task[Any]] = set()  # asyncio's own helper tasks (3.11 wait_for)
         b = config.faults
         self.faults_left = {"busy": b.busy, "ioerror": b.ioerror, "full": b.full, "crash": b.crash}
@@ -163,7 +162,8 @@ class World:
         task = _current_task(loop)
         if task is None:
             return "loop"
-        return self.actors.get(task) or task.get_name()
+        actor: str | None = getattr(task, "_harness_actor", None)
+        return actor or task.get_name()
 
     def event(
         self,

@@ -38,6 +38,7 @@ import atexit
 import functools
 import sqlite3
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sized
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,7 @@ _IMPLICIT_BEGIN_METHODS = frozenset(
 )
 _COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
+_current_thread = threading.get_ident
 _REMEDY = (
     "open connections inside the schedule, or dispose of them at its end: "
     "explore(..., teardown=...) / @pytest.mark.harness(teardown=...), e.g. "
@@ -272,12 +274,17 @@ class JobOp(Op):
         if rc is None or rc.real is None or rc.hooks is None:
             return self._run_unattached(worker)
         db = rc.db
-        if fault is None and not self.stmt.special and (db is None or not db.waiters):
-            with rc.running_here():
+        slot = rc.thread_slot  # the job runs on "its" thread (see _real.RealConnection)
+        if slot is not None:
+            slot.value = _current_thread()
+        try:
+            if fault is None and not self.stmt.special and (db is None or not db.waiters):
                 done = self._run_plain(rc)
-        else:
-            with rc.running_here():
+            else:
                 done = self._run_careful(rc, fault)
+        finally:
+            if slot is not None and rc.real is not None:
+                slot.value = rc.owner_thread
         if done:
             self._finish(worker, rc)
         return done

@@ -6,11 +6,15 @@ Probabilistic Guarantees of Finding Bugs", ASPLOS 2010.
 Every *actor* (the loop, each connection's worker, each pool job, each
 subscriber) gets a random priority when it first appears; at each choice
 point the highest-priority actor's alternative is taken. At ``depth - 1``
-change points, chosen uniformly among the first ``n`` choice points (``n``
-learned from the longest schedule so far), the actor about to run drops to a
-priority below every initial one. A bug of depth ``d`` among ``k`` actors and
-``n`` steps is found with probability at least ``1 / (k * n**(d-1))`` per
-schedule — far better than a random walk for ordering bugs.
+change points, chosen uniformly among the first ``n`` choice points, the
+actor about to run drops to a priority below every initial one. ``n`` is the
+number of choice points of the default-order run (:meth:`PCT.calibrate`,
+called by ``explore`` before the first schedule), so that every schedule is
+a function of its own seed alone — which is what lets ``explore`` run
+schedules on several processes and still find exactly what one would. A bug
+of depth ``d`` among ``k`` actors and ``n`` steps is found with probability at
+least ``1 / (k * n**(d-1))`` per schedule — far better than a random walk for
+ordering bugs.
 
 One departure from the paper: faults and crashes are not actors (a fault
 "thread" with top priority would strike at every opportunity); they are taken
@@ -83,5 +87,12 @@ class PCT:
                 best, best_prio = i, prio
         return best
 
+    parallel_safe = True
+    """Each schedule depends only on its seed (and the calibration): it may run anywhere."""
+
+    def calibrate(self, decisions: Sequence[Decision]) -> None:
+        """Learn ``n`` from the default-order run (its number of choice points)."""
+        self._longest = max(16, len(decisions))
+
     def end(self, decisions: Sequence[Decision]) -> None:
-        self._longest = max(self._longest, len(decisions))
+        return None

@@ -50,5 +50,8 @@ class Random:
             return rng.choice(special)
         return rng.choice(ordinary)
 
+    parallel_safe = True
+    """Each schedule depends only on its seed: it may run on any process."""
+
     def end(self, decisions: Sequence[Decision]) -> None:
         return None
