@@ -76,6 +76,18 @@ class ExploreResult:
     def failed(self) -> bool:
         return bool(self.failures)
 
+    proved_bound: int | None = None  # exhaustive search: the bound it covered completely
+
+    @property
+    def proof(self) -> str | None:
+        """What a complete bounded search proved ("every schedule with at most 2 …"), or None."""
+        if self.failed or not self.exhausted or self.proved_bound is None:
+            return None
+        return (
+            f"every schedule with at most {self.proved_bound} deviation"
+            f"{'' if self.proved_bound == 1 else 's'} from the default order passes"
+        )
+
     @property
     def explore_seconds(self) -> float:
         """Wall seconds spent running exploration schedules (no confirmation, no shrinking)."""
@@ -131,13 +143,6 @@ def takes_a_sim(function: object, what: str) -> None:
             f"{what} must be an async function taking one argument (the harness.Sim); "
             f"{name}{signature} does not"
         ) from None
-
-
-def _calibrate(session: Session, program: Program, strategy: Strategy, sim_seed: int) -> None:
-    """Give a strategy that asks for it the default-order run (PCT learns its length)."""
-    calibrate = getattr(strategy, "calibrate", None)
-    if calibrate is not None:
-        calibrate(session.replay(program, (), sim_seed, strict=False).decisions)
 
 
 def _program(
@@ -209,39 +214,54 @@ def explore(
         return _seed_for(seed, index)
 
     with Session(config, label) as session:
-        _calibrate(session, program, strat, seeds(0))
-        if processes > 1:
+
+        def tally(index: int, record: RunRecord) -> bool:
+            """Count a schedule that ran; report it if it failed. True: stop exploring."""
+            nonlocal ran, shrink_seconds
+            ran += 1
+            seen.add(tuple(record.semantic))
+            if progress is not None:
+                progress(ran, len(failures) + (record.error is not None))
+            if record.error is None:
+                return False
+            reported = _wall_clock()
+            failures.append(_report(session, program, record, index, shrink))
+            shrink_seconds += _wall_clock() - reported
+            return stop_on_first
+
+        first = 0
+        calibrate = getattr(strat, "calibrate", None)
+        if calibrate is not None:  # schedule 0 is the default order; PCT learns its length
+            record = session.replay(program, (), seeds(0), strict=False)
+            calibrate(record.decisions)
+            first = 1
+            if tally(0, record):
+                first = schedules
+        if processes > 1 and first < schedules:
             outcomes = run_schedules(
-                config, label, program, strat, seeds, schedules, processes, stop_on_first, progress
-            )
-            ran = len(outcomes)
-            seen = {o.fingerprint for o in outcomes}
+                config, label, program, strat, seeds, range(first, schedules), processes,
+                stop_on_first, progress,
+            )  # fmt: skip
+            ran += len(outcomes)
+            seen.update(o.fingerprint for o in outcomes)
             for outcome in outcomes:
                 if outcome.kind == OK:
                     continue
-                record = session.run(program, strat, seeds(outcome.index))  # re-raises, if it did
-                assert record is not None and record.error is not None
+                rerun = session.run(program, strat, seeds(outcome.index))  # re-raises, if it did
+                assert rerun is not None and rerun.error is not None
+                record = rerun
                 reported = _wall_clock()
                 failures.append(_report(session, program, record, outcome.index, shrink))
                 shrink_seconds += _wall_clock() - reported
                 if stop_on_first:
                     break
         else:
-            for index in range(schedules):
-                record = session.run(program, strat, seeds(index))
-                if record is None:
+            for index in range(first, schedules):
+                ran_one = session.run(program, strat, seeds(index))
+                if ran_one is None:
                     exhausted = True
                     break
-                ran += 1
-                seen.add(tuple(record.semantic))
-                if progress is not None:
-                    progress(ran, len(failures) + (record.error is not None))
-                if record.error is None:
-                    continue
-                reported = _wall_clock()
-                failures.append(_report(session, program, record, index, shrink))
-                shrink_seconds += _wall_clock() - reported
-                if stop_on_first:
+                if tally(index, ran_one):
                     break
     exhausted = exhausted or bool(getattr(strat, "exhausted", False))
     if failures and stop_on_first:
@@ -260,6 +280,7 @@ def explore(
         strategy=getattr(strat, "name", type(strat).__name__),
         schedules_budget=schedules,
         shrink_seconds=shrink_seconds,
+        proved_bound=getattr(strat, "bound", None) if exhausted else None,
     )
 
 

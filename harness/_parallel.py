@@ -3,7 +3,8 @@
 A strategy that declares ``parallel_safe`` (Random, PCT, the portfolio) makes
 each schedule a function of its seed alone, so schedule ``i`` is the same
 schedule in any process. :func:`run_schedules` forks ``workers`` children;
-child ``w`` runs the schedules ``w, w + workers, w + 2·workers, …`` in order
+child ``w`` runs the schedules ``w, w + workers, w + 2·workers, …`` (offset by
+the first index) in order
 and reports, for each, whether it passed, failed or raised, and a fingerprint
 of its decisions (for the count of distinct schedules). The parent then
 *re-runs* itself every schedule it reports as failing (or raising) — which
@@ -83,13 +84,13 @@ def run_schedules(
     program: Program,
     strategy: Strategy,
     seeds: Callable[[int], int],
-    schedules: int,
+    indices: range,
     workers: int,
     stop_on_first: bool,
     progress: Callable[[int, int], None] | None,
 ) -> list[Outcome]:
-    """Run schedules ``0 .. schedules-1`` on ``workers`` forked processes; outcomes by index."""
-    stop_at = multiprocessing.get_context("fork").Value("q", schedules, lock=True)
+    """Run the schedules ``indices`` on ``workers`` forked processes; outcomes by index."""
+    stop_at = multiprocessing.get_context("fork").Value("q", indices.stop, lock=True)
     pipes = []
     children = []
     for w in range(workers):
@@ -107,7 +108,7 @@ def run_schedules(
                     program,
                     strategy,
                     seeds,
-                    range(w, schedules, workers),
+                    range(indices.start + w, indices.stop, workers),
                     stop_at if stop_on_first else None,
                     writer,
                 )

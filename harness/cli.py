@@ -18,16 +18,11 @@ from collections.abc import Callable, Sequence
 from time import perf_counter as _wall_clock
 from typing import Any, NoReturn, TextIO
 
+from ._args import Parser as _Parser
+from ._args import UsageError as UsageError
+from ._args import int_at_least as int_at_least
+
 _STRATEGIES = ("random", "pct", "exhaustive")
-
-
-class UsageError(Exception):
-    """Bad input: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
 
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -42,24 +37,6 @@ REPLAY_EXIT = """exit status:
   0    the schedule passes (a real-run id: no failure in --runs runs)
   1    it fails
   2    bad input: a malformed or foreign token, a token of another harness or body"""
-
-
-def int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low`` (1: "positive", 0: "non-negative")."""
-    what = "a positive integer" if low == 1 else f"an integer >= {low}"
-    if low == 0:
-        what = "a non-negative integer"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
 
 
 _positive = int_at_least(1)

@@ -50,7 +50,6 @@ schedule, whatever pytest-asyncio's mode.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 from collections.abc import Generator
@@ -60,6 +59,8 @@ import pytest
 
 from ._plugin import fixtures as _fixtures
 from ._plugin.options import DEFAULTS, MARKER_ARGS, STRATEGY_NAMES, add_options
+from ._plugin.options import derive_seed as derive_seed
+from ._plugin.options import is_harness_test as is_harness_test
 from ._plugin.options import options as _options
 from ._plugin.options import simulated_options as _simulated_options
 from ._plugin.options import usage as _usage
@@ -141,13 +142,6 @@ class _SimPlaceholder:
 def sim() -> object:
     """The schedule's :class:`harness.Sim` (a fresh one per schedule, harness tests only)."""
     return _SimPlaceholder()
-
-
-def is_harness_test(item: pytest.Item) -> bool:
-    """Whether the plugin explores ``item``: it has the marker or requests ``sim``."""
-    if not isinstance(item, pytest.Function):
-        return False
-    return item.get_closest_marker("harness") is not None or "sim" in item.fixturenames
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -242,12 +236,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 # ------------------------------------------------------------------ seeds
-def derive_seed(nodeid: str, base: int) -> int:
-    """A test's exploration seed: stable across processes, runs and xdist workers."""
-    digest = hashlib.blake2b(f"{base}\0{nodeid}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
-
-
 def replay_command(item: pytest.Item, token: str) -> str:
     """``pytest '<node id>' --harness-replay=TOKEN``, runnable where pytest was invoked."""
     path, sep, rest = item.nodeid.partition("::")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import importlib
 import inspect
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from ..cli import int_at_least
+from .._args import int_at_least
 
 if TYPE_CHECKING:
     from ..anyio import SimulatedLoopFactory
@@ -229,3 +230,16 @@ def simulated_options(factory: SimulatedLoopFactory) -> dict[str, Any]:
         shrink=False,
     )
     return options
+
+
+def is_harness_test(item: pytest.Item) -> bool:
+    """Whether the plugin explores ``item``: it has the marker or requests ``sim``."""
+    if not isinstance(item, pytest.Function):
+        return False
+    return item.get_closest_marker("harness") is not None or "sim" in item.fixturenames
+
+
+def derive_seed(nodeid: str, base: int) -> int:
+    """A test's exploration seed: stable across processes, runs and xdist workers."""
+    digest = hashlib.blake2b(f"{base}\0{nodeid}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF

@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from . import _swimlane
 from ._chart import TONE, rate_chart
 from ._format import count, interval, pct, seconds
+from ._swimlane import event_table, events_of, legend, links, swimlane_svg
 from ._view import CellView, ExampleView, Outcome, ReportView, view
 from ._wording import (
     command_of,
@@ -524,19 +524,19 @@ def _example(cell: CellView, example: ExampleView, n: int) -> str:
 
 
 def _events(example: ExampleView, n: int) -> str:
-    events = _swimlane.events_of(list(example.events))
+    events = events_of(list(example.events))
     if not events:
         return ""
     actors = len({e.actor for e in events})
-    arrows = len(_swimlane.links(events))
+    arrows = len(links(events))
     opened = " open" if len(events) <= 40 else ""
     return (
         f'<p class="label-line">{plural(len(events), "event")}, {plural(actors, "actor")}, '
         f"{plural(arrows, 'statement')} from submit to execution (hover a marker for details)</p>"
-        + _swimlane.legend(events)
-        + _swimlane.swimlane_svg(events, str(n))
+        + legend(events)
+        + swimlane_svg(events, str(n))
         + f'<details class="sub"{opened}><summary>event table ({plural(len(events), "event")})'
-        f"</summary>{_swimlane.event_table(events)}</details>"
+        f"</summary>{event_table(events)}</details>"
     )
 
 

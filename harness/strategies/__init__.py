@@ -10,6 +10,8 @@ from __future__ import annotations
 from ._protocol import ORDINARY, Alternative, ChoicePoint, Decision, Kind, Strategy
 from .exhaustive import Exhaustive
 from .pct import PCT
+from .portfolio import Portfolio
+from .pos import POS
 from .random import Random
 from .replay import Replay
 from .semantic import SemanticReplay
@@ -17,11 +19,13 @@ from .semantic import SemanticReplay
 __all__ = (
     "ORDINARY",
     "PCT",
+    "POS",
     "Alternative",
     "ChoicePoint",
     "Decision",
     "Exhaustive",
     "Kind",
+    "Portfolio",
     "Random",
     "Replay",
     "SemanticReplay",
@@ -29,7 +33,7 @@ __all__ = (
     "by_name",
 )
 
-NAMES = ("random", "pct", "exhaustive")
+NAMES = ("random", "pct", "exhaustive", "pos", "portfolio")
 
 
 def by_name(strategy: str | Strategy) -> Strategy:
@@ -41,6 +45,10 @@ def by_name(strategy: str | Strategy) -> Strategy:
             return PCT()
         if strategy == "exhaustive":
             return Exhaustive()
+        if strategy == "pos":
+            return POS()
+        if strategy == "portfolio":
+            return Portfolio()
         raise ValueError(f"unknown strategy {strategy!r} (choose from {', '.join(NAMES)})")
     if not isinstance(strategy, Strategy):
         raise TypeError(f"strategy must be a name or a Strategy object, not {strategy!r}")

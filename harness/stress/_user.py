@@ -53,6 +53,8 @@ from typing import Any
 import pytest
 
 from .._plugin.options import STRESS_TIMEOUT as DEFAULT_TIMEOUT
+from .._plugin.options import derive_seed, is_harness_test
+from .._plugin.options import options as plugin_options
 from ..report import Plan, Report, ReportError, write_reports
 from ..report._json import prepare_out_dir
 from ..report.write import NAMES
@@ -284,12 +286,10 @@ class StressPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
-        from .. import pytest_plugin as plugin
-
         parts = split_id(pyfuncitem.nodeid)
-        if parts is None or parts[1] != "sim" or not plugin.is_harness_test(pyfuncitem):
+        if parts is None or parts[1] != "sim" or not is_harness_test(pyfuncitem):
             return None
-        options = plugin._options(pyfuncitem)
+        options = plugin_options(pyfuncitem)
         _Exploration(self, pyfuncitem, parts[0], options).run()
         return True
 
@@ -501,7 +501,6 @@ class _Exploration:
     def run(self) -> None:
         import harness
 
-        from .. import pytest_plugin as plugin
         from .._plugin.program import schedule_program
 
         o = self.o
@@ -515,7 +514,7 @@ class _Exploration:
                 **program,
                 schedules=self.plugin.runs,
                 strategy=o["strategy"],
-                seed=plugin.derive_seed(self.base, o["seed"]),
+                seed=derive_seed(self.base, o["seed"]),
                 mode=o["mode"],
                 faults=o["faults"],
                 recover=o["recover"],

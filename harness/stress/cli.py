@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..cli import int_at_least
+from .._args import int_at_least
 
 DEFAULT_RUNS = 100
 """Runs per cell of a bare ``harness stress``: all 30 cells in about a minute on 2 cores."""
@@ -55,7 +55,7 @@ GATE_EXIT = """exit status:
 
 
 def _usage(message: str) -> Exception:
-    from ..cli import UsageError
+    from .._args import UsageError
 
     return UsageError(message)
 
