@@ -10,6 +10,10 @@ import argparse
 from collections.abc import Callable
 from typing import NoReturn
 
+STRATEGY_NAMES = ("portfolio", "pct", "random", "pos", "exhaustive")
+"""The strategies that have names (``harness.strategies.by_name``)."""
+DEFAULT_STRATEGY = "portfolio"
+
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit status 2."""
@@ -38,3 +42,10 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def workers(text: str) -> int | None:
+    """An argparse type: a number of processes, or ``auto`` (``None``: the CPUs available)."""
+    if text == "auto":
+        return None
+    return int_at_least(1)(text)

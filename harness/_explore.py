@@ -173,7 +173,7 @@ def explore(
     body: Body,
     *,
     schedules: int = 200,
-    strategy: str | Strategy = "pct",
+    strategy: str | Strategy = "portfolio",
     seed: int = 0,
     mode: str = "fifo",
     faults: Faults | None = None,

@@ -18,11 +18,13 @@ from collections.abc import Callable, Sequence
 from time import perf_counter as _wall_clock
 from typing import Any, NoReturn, TextIO
 
+from ._args import DEFAULT_STRATEGY, STRATEGY_NAMES
 from ._args import Parser as _Parser
 from ._args import UsageError as UsageError
 from ._args import int_at_least as int_at_least
+from ._args import workers as workers_arg
 
-_STRATEGIES = ("random", "pct", "exhaustive")
+_STRATEGIES = STRATEGY_NAMES
 
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -92,7 +94,18 @@ def _add_explore(sub: Any) -> None:
         help="store variant (default: original)",
     )
     ex.add_argument(
-        "--strategy", default="pct", choices=_STRATEGIES, help="scheduling strategy (default: pct)"
+        "--strategy",
+        default=DEFAULT_STRATEGY,
+        choices=_STRATEGIES,
+        help=f"scheduling strategy (default: {DEFAULT_STRATEGY})",
+    )
+    ex.add_argument(
+        "--workers",
+        type=workers_arg,
+        default=None,
+        metavar="N|auto",
+        help="processes to explore on; the results are those of one process (default: auto, "
+        "the CPUs available)",
     )
     ex.add_argument(
         "--schedules",
@@ -220,6 +233,7 @@ def cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
         "schedules": schedules,
         "seed": args.seed,
         "shrink": not args.no_shrink,
+        "workers": args.workers,
     }
     if args.mode:
         options["mode"] = args.mode

@@ -57,8 +57,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from ._args import STRATEGY_NAMES
 from ._plugin import fixtures as _fixtures
-from ._plugin.options import DEFAULTS, MARKER_ARGS, STRATEGY_NAMES, add_options
+from ._plugin.options import DEFAULTS, MARKER_ARGS, add_options
 from ._plugin.options import derive_seed as derive_seed
 from ._plugin.options import is_harness_test as is_harness_test
 from ._plugin.options import options as _options
@@ -332,6 +333,7 @@ def _explore(item: pytest.Function, o: dict[str, Any]) -> None:
             recover=o["recover"],
             shrink=o["shrink"],
             max_steps=o["max_steps"],
+            workers=o["workers"],
             label="",
         )
     except harness.HarnessError as exc:

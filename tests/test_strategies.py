@@ -102,3 +102,12 @@ def test_strategy_names_and_bad_values() -> None:
         harness.explore(lock_counter, mode="pooled")
     with pytest.raises(ValueError, match="schedules"):
         harness.explore(lock_counter, schedules=0)
+
+
+def test_every_named_strategy_is_known_to_the_cli_and_the_plugin() -> None:
+    from harness._args import DEFAULT_STRATEGY, STRATEGY_NAMES
+    from harness.strategies import NAMES
+
+    assert set(STRATEGY_NAMES) == set(NAMES) and DEFAULT_STRATEGY in NAMES
+    for name in NAMES:
+        assert by_name(name).name == name

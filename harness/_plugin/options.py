@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from .._args import int_at_least
+from .._args import DEFAULT_STRATEGY, STRATEGY_NAMES, int_at_least
+from .._args import workers as workers_arg
 
 if TYPE_CHECKING:
     from ..anyio import SimulatedLoopFactory
 
-STRATEGY_NAMES = ("random", "pct", "exhaustive")
 DEFAULTS: dict[str, Any] = {  # the marker's arguments and their defaults (explore's)
     "schedules": 200,
-    "strategy": "pct",
+    "strategy": DEFAULT_STRATEGY,
     "seed": 0,
     "mode": "fifo",
     "faults": None,
@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {  # the marker's arguments and their defaults (explo
     "teardown": None,
     "shrink": True,
     "max_steps": 100_000,
+    "workers": None,
 }
 MARKER_ARGS = tuple(DEFAULTS)
 _HOOKS = pytest.StashKey[dict[str, Callable[..., Any]]]()
@@ -76,7 +77,14 @@ def add_options(parser: pytest.Parser) -> None:
         type=_strategy_name,
         metavar="NAME",
         help=f"scheduling strategy: {', '.join(STRATEGY_NAMES)} (overrides the marker; "
-        "default pct)",
+        f"default {DEFAULT_STRATEGY})",
+    )
+    group.addoption(
+        "--harness-workers",
+        type=workers_arg,
+        metavar="N|auto",
+        help="processes each harness test explores on; results are those of one process "
+        "(overrides the marker's workers=; default auto: the CPUs available, 1 under xdist)",
     )
     group.addoption(
         "--harness-setup",
@@ -148,7 +156,7 @@ def options(item: pytest.Function) -> dict[str, Any]:
             usage(item, f"unknown argument(s) {', '.join(unknown)} (use {', '.join(MARKER_ARGS)})")
         options.update(marker.kwargs)
     config = item.config
-    for name in ("schedules", "seed", "strategy"):
+    for name in ("schedules", "seed", "strategy", "workers"):
         value = config.getoption(f"harness_{name}")
         if value is not None:
             options[name] = value
@@ -187,6 +195,8 @@ def validate(item: pytest.Function, o: dict[str, Any]) -> None:
     count("schedules", 1)
     count("seed", 0)
     count("max_steps", 1)
+    if o["workers"] is not None:
+        count("workers", 1)
     strategy = o["strategy"]
     if isinstance(strategy, str):
         if strategy not in STRATEGY_NAMES:

@@ -82,7 +82,7 @@ class StressOptions:
     workers: int | None = 1
     out: Path = Path("reports")
     seed: int = 0
-    strategy: str = "pct"
+    strategy: str = "portfolio"
     timeout: float = 60.0
     shard: tuple[int, int] | None = None
     tx: list[str] = field(default_factory=list)

@@ -214,7 +214,7 @@ def _add_stress(sub: Any) -> None:
     st.add_argument("--out", default="reports", metavar="DIR", help="default: reports")
     st.add_argument("--seed", type=_seed, default=0, metavar="S", help="base seed (default: 0)")
     st.add_argument(
-        "--strategy", choices=("random", "pct"), default="pct",
+        "--strategy", choices=("portfolio", "pct", "random", "pos"), default="portfolio",
         help="strategy of the simulated cells (default: pct)",
     )  # fmt: skip
     st.add_argument(
