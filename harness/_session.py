@@ -23,7 +23,7 @@ from ._patches import controlled
 from ._run import Program, RunRecord, run_schedule
 from ._world import ChoiceKey, RunConfig, choice_key
 from .shrink import KeyedReplay
-from .sqlite._database import default_workroot
+from .sqlite._database import default_workroot, forget_exploration
 from .strategies import Replay, Strategy
 from .strategies.semantic import SemanticReplay
 from .tokens import Deviation, Schedule, encode_token, environment, harness_version
@@ -55,6 +55,7 @@ class Session:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
+        forget_exploration(self.workdir)
         self._control.__exit__(kind, exc, tb)
 
     # ------------------------------------------------------------- running

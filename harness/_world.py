@@ -171,9 +171,13 @@ class World:
         kind: str,
         text: str | Callable[[], str],
         deviation: bool = False,
-        fields: Fields | None = None,
+        fields: Fields | Callable[[], Fields] | None = None,
     ) -> None:
-        """Record an event; ``fields`` (what happened, as plain values) make it semantic."""
+        """Record an event; ``fields`` (what happened, as plain values) make it semantic.
+
+        ``fields`` may be a function computing them on first use (most schedules
+        never compute their digest); it must depend only on what cannot change.
+        """
         loop = self.loop
         self.events.append(
             Event(loop._clock if loop is not None else 0.0, actor, kind, text, deviation, fields)
@@ -223,7 +227,7 @@ class World:
             submitter,
             "submit",
             lambda: f"{name}: {op.label}",
-            fields=(name, op.ordinal, op.signature()) if op.semantic else None,
+            fields=(lambda: (name, op.ordinal, op.signature())) if op.semantic else None,
         )
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next

@@ -82,7 +82,7 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
     from ._loop import ControlledLoop
     from ._patches import controlled, enter, leave
     from ._world import RunConfig, World
-    from .sqlite._database import default_workroot
+    from .sqlite._database import default_workroot, forget_exploration
     from .sqlite._layer import layer_of
     from .strategies import Replay
 
@@ -110,5 +110,6 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
                 self._world.loop = None
                 self._control.__exit__(None, None, None)
                 shutil.rmtree(self._workdir, ignore_errors=True)
+                forget_exploration(self._workdir)
 
     return SimulatedLoop

@@ -40,7 +40,11 @@ _THREAD = re.compile(r"thread id \d+")
 
 def scrub(text: str) -> str:
     """Remove what differs between processes (addresses, thread ids) from ``text``."""
-    return _THREAD.sub("thread id ?", _ADDRESS.sub("0x?", text))
+    if "0x" in text:
+        text = _ADDRESS.sub("0x?", text)
+    if "thread id" in text:
+        text = _THREAD.sub("thread id ?", text)
+    return text
 
 
 class Event:
@@ -53,7 +57,7 @@ class Event:
     ``fault``, ``crash``, ``recover``, ``end``.
     """
 
-    __slots__ = ("_text", "actor", "deviation", "fields", "kind", "time")
+    __slots__ = ("_fields", "_text", "actor", "deviation", "kind", "time")
 
     def __init__(
         self,
@@ -62,14 +66,14 @@ class Event:
         kind: str,
         text: str | Callable[[], str],
         deviation: bool = False,
-        fields: Fields | None = None,
+        fields: Fields | Callable[[], Fields] | None = None,
     ) -> None:
         self.time = time
         self.actor = actor
         self.kind = kind
         self._text = text  # formatted on first use: most schedules are never printed
         self.deviation = deviation
-        self.fields = fields  # None: for people only (not hashed, not an anchor)
+        self._fields = fields  # None: for people only (not hashed, not an anchor); lazy
 
     @property
     def text(self) -> str:
@@ -79,8 +83,16 @@ class Event:
         return text
 
     @property
+    def fields(self) -> Fields | None:
+        """What happened, as plain values (computed on first use, like the text)."""
+        fields = self._fields
+        if fields is not None and not isinstance(fields, tuple):
+            fields = self._fields = fields()
+        return fields
+
+    @property
     def semantic(self) -> bool:
-        return self.fields is not None
+        return self._fields is not None
 
     def key(self) -> str:
         """The canonical form hashed into the digest ("" for an event for people only)."""

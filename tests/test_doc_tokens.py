@@ -26,7 +26,7 @@ REPLAYED = {
     README_PYTEST: "test_the_tutorial_tokens_fail_the_way_the_docs_show",
     README_SCENARIO: "test_the_readme_scenario_token_replays_the_bundled_bug",
     # README "Test your store's API against a model": tests/test_readme_linearizability.py
-    "h2.AgACAAMLABYBAygBpYK2owIAAAABAABgssQ7mgKg": "test_readme_linearizability",
+    "h2.AgACAAMLABYBAygBBBAApYK2owIAAAABAAD5kW8aOKCZ": "test_readme_linearizability",
 }
 
 

@@ -86,7 +86,7 @@ def test_a_failing_test_prints_a_replay_command_that_reproduces_it(
             "*_ test_parallel_lww _*",
             "AssertionError: assert ('v1',) == ('v2',)",
             "*",
-            "harness: schedule * failed (budget 200, strategy pct, mode parallel, test seed *",
+            "harness: schedule * failed (budget 200, strategy portfolio, mode parallel, test seed *",
             "",
             "timeline (* steps):",
             "*<-- deviation",
@@ -201,7 +201,10 @@ def test_strict_markers_and_the_marker_help(pytester: pytest.Pytester) -> None:
         ("--harness-schedules=0", "expected a positive integer, got '0'"),
         ("--harness-schedules=many", "expected a positive integer, got 'many'"),
         ("--harness-seed=-1", "expected a non-negative integer, got '-1'"),
-        ("--harness-strategy=dfs", "unknown strategy 'dfs' (choose from random, pct, exhaustive)"),
+        (
+            "--harness-strategy=dfs",
+            "unknown strategy 'dfs' (choose from portfolio, pct, random, pos, exhaustive)",
+        ),
         ("--harness-replay=h2.AAAA", "--harness-replay: replay token is truncated"),
         ("--harness-replay=h9.AAAA", "replay token of format h9 (from a newer harness)"),
         ("--harness-replay=nonsense", "--harness-replay: not a harness replay token"),
@@ -272,7 +275,7 @@ def test_fixtures_are_passed_through_and_sim_alone_means_defaults(
     )
     result = pytester.runpytest("-rP")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["200 schedules (pct, mode fifo, test seed *"])
+    result.stdout.fnmatch_lines(["200 schedules (portfolio, mode fifo, test seed *"])
 
 
 def test_faults_and_recover_reach_explore(pytester: pytest.Pytester) -> None:
@@ -341,12 +344,30 @@ def test_replay_selects_one_test(pytester: pytest.Pytester) -> None:
     assert "--harness-replay replays one test, but 2 harness tests are selected" in (
         result.stderr.str()
     )
-    # on the other test the token names no schedule: a clear NondeterminismError
-    other = pytester.runpytest("test_lww.py::test_fifo_lww", f"--harness-replay={token}")
+    # a token names statements, not a test: the other test runs the same body, and
+    # the schedule replays there too
+    same = pytester.runpytest("test_lww.py::test_fifo_lww", f"--harness-replay={token}")
+    same.assert_outcomes(failed=1)
+    same.stdout.fnmatch_lines(
+        ["harness: the replayed schedule failed (mode parallel, 1 deviation(s))"]
+    )
+    # on a test whose body differs the token names no schedule: a clear NondeterminismError
+    pytester.makepyfile(
+        test_other="""
+        import pytest
+
+        @pytest.mark.harness(mode="parallel")
+        async def test_other(sim):
+            db = await sim.connect("other.db")
+            await db.execute("SELECT 1")
+            await db.close()
+        """
+    )
+    other = pytester.runpytest("test_other.py", f"--harness-replay={token}")
     other.assert_outcomes(failed=1)
     other.stdout.fnmatch_lines(
         [
-            "harness: NondeterminismError while replaying test_fifo_lww: *",
+            "harness: NondeterminismError while replaying test_other: *",
             "*run the test without --harness-replay to explore again*",
         ]
     )

@@ -73,7 +73,7 @@ def test_simulated_backend_runs_on_harness_loop_in_any_asyncio_mode(
         [
             "test_sim.py::test_an_hour_in_virtual_time: 1 schedule (default order, mode fifo): "
             "no failure",
-            "test_sim.py::test_explored: 7 schedules (pct), * distinct: no failure",
+            "test_sim.py::test_explored: 7 schedules (portfolio), * distinct: no failure",
         ]
     )
 

@@ -315,7 +315,7 @@ def test_a_passing_test_says_what_it_ran(pytester: pytest.Pytester) -> None:
         result.stdout.fnmatch_lines(
             [
                 "*- harness -*",
-                "test_ok.py::test_budget: 30 schedules (pct, mode parallel), * distinct: "
+                "test_ok.py::test_budget: 30 schedules (portfolio, mode parallel), * distinct: "
                 "no failure",
                 "test_ok.py::test_proof: exhausted: all * schedules within 2 deviations pass "
                 "(mode parallel)",
@@ -331,5 +331,5 @@ def test_summaries_reach_the_controller_under_xdist(pytester: pytest.Pytester) -
     pytester.makepyfile(test_lww=LWW)
     result = run(pytester, "-n", "2")
     result.stdout.fnmatch_lines(
-        ["test_lww.py::test_fifo_lww: 50 schedules (pct), * distinct: no failure"]
+        ["test_lww.py::test_fifo_lww: 50 schedules (portfolio), * distinct: no failure"]
     )

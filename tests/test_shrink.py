@@ -159,11 +159,12 @@ def test_a_short_timeline_is_shown_whole() -> None:
 
 def test_excerpt_shows_the_submits_a_deviation_overtook() -> None:
     events = [Event(0.0, "main", "spawn", "noise") for _ in range(50)]
-    events[5] = Event(0.0, "t1", "submit", "app.db#1: INSERT 'v1'")
-    events[6] = Event(0.0, "t2", "submit", "app.db#1: INSERT 'v2'")
-    events[7] = Event(0.0, "t3", "submit", "other.db#1: SELECT 1")
-    events[20] = Event(0.0, "app.db#1", "exec", "INSERT 'v2' -> ok", deviation=True)
-    events[21] = Event(0.0, "app.db#1", "exec", "INSERT 'v1' -> ok")
+    events[5] = Event(0.0, "t1", "submit", "app.db#1: INSERT 'v1'", fields=("app.db#1", 1, "I"))
+    events[6] = Event(0.0, "t2", "submit", "app.db#1: INSERT 'v2'", fields=("app.db#1", 2, "I"))
+    events[7] = Event(0.0, "t3", "submit", "other.db#1: SELECT 1", fields=("other.db#1", 1, "S"))
+    events[20] = Event(0.0, "app.db#1", "exec", "INSERT 'v2' -> ok", True, (2, "ok"))
+    events[21] = Event(0.0, "app.db#1", "exec", "INSERT 'v1' -> ok", fields=(1, "ok"))
+    events[30] = Event(0.0, "other.db#1", "exec", "SELECT 1 -> ok", fields=(1, "ok"))
     keep = kept_steps(events)
     assert 5 in keep and 6 in keep  # both were pending on app.db#1 when v2 overtook v1
     assert 7 not in keep  # another connection's statement is not part of the story

@@ -70,7 +70,7 @@ def test_sim_stress_finds_the_bugs_and_their_shrunk_tokens_replay(sim_run: Path)
         assert mode == "sim" and cell.kind == "simulated"
         assert (cell.planned, cell.runs, cell.crashed, cell.timed_out) == (60, 60, 0, 0)
         assert cell.coverage is not None and cell.coverage["schedules"] == 60
-        assert 0 < cell.coverage["distinct"] <= 60 and cell.coverage["strategy"] == "pct"
+        assert 0 < cell.coverage["distinct"] <= 60 and cell.coverage["strategy"] == "portfolio"
         scenario = scenarios.get(name)
         if store == "reference":
             assert cell.expected == "pass"

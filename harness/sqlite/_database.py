@@ -114,6 +114,37 @@ class _Snapshots:
 
 _snapshots = _Snapshots()
 
+_HostFile = tuple[str, bool, bool, "bytes | None", tuple[tuple[str, bytes], ...]]
+_hosts: dict[tuple[str, str, str, bool], _HostFile] = {}
+"""(workdir, cwd, path, create) -> (key, directory exists, file exists, contents, sidecars).
+
+What a path names on the host is looked up once per exploration (its work
+directory): the host's files do not change while an exploration runs — harness
+never writes them — and each lookup is several system calls.
+"""
+
+
+def forget_exploration(workdir: str) -> None:
+    """An exploration ended: what it learned about host files may be stale now."""
+    for key in [k for k in _hosts if k[0] == workdir]:
+        del _hosts[key]
+
+
+def _host_file(workdir: str, path: str, create: bool) -> _HostFile:
+    lookup = (workdir, os.getcwd(), path, create)
+    found = _hosts.get(lookup)
+    if found is None:
+        key = host_key(path)
+        exists = os.path.isfile(key)
+        data = _snapshots.read(key) if exists else None
+        sidecars = tuple(
+            (suffix, extra)
+            for suffix in _SIDECARS
+            if (extra := _snapshots.read(key + suffix)) is not None
+        )
+        found = _hosts[lookup] = (key, os.path.isdir(os.path.dirname(key)), exists, data, sidecars)
+    return found
+
 
 class Databases:
     """The databases of one schedule, by key (see the module docstring)."""
@@ -160,35 +191,31 @@ class Databases:
         return Target(db, f"file:{db.path}{suffix}", True)
 
     def _file(self, path: str, *, create: bool = True) -> Database:
-        key = host_key(path)
+        key, directory, exists, data, sidecars = _host_file(self.workdir, path, create)
         db = self.by_key.get(key)
         if db is not None:
             return db
         stem = _UNSAFE.sub("_", os.path.basename(key)).strip("_")[-60:] or "db"
         digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=4)
         private = os.path.join(self.workdir, f"{self.prefix}{stem}-{digest.hexdigest()}")
-        if not os.path.isdir(os.path.dirname(key)) or (not create and not os.path.exists(key)):
+        if not directory or (not create and not exists):
             # the user's directory (or read-only file) does not exist: let SQLite fail itself
             private = os.path.join(self.workdir, "no-such-directory", os.path.basename(private))
         db = self.by_key[key] = Database(key, os.path.basename(key) or key, private)
-        self._copy_in(key, db)
+        if data is not None:
+            self._copy_in(db, data, sidecars)
         return db
 
-    def _copy_in(self, key: str, db: Database) -> None:
+    def _copy_in(self, db: Database, data: bytes, sidecars: tuple[tuple[str, bytes], ...]) -> None:
         """A host file that exists is this schedule's starting state (copied, never written)."""
         assert db.path is not None
-        data = _snapshots.read(key) if os.path.isfile(key) else None
-        if data is None:
-            return
         with open(db.path, "wb") as f:
             f.write(data)
         db.wal = len(data) > 18 and data[18] == 2  # header: file format 2 = WAL
-        for suffix in _SIDECARS:
-            extra = _snapshots.read(key + suffix)
-            if extra is not None:
-                with open(db.path + suffix, "wb") as f:
-                    f.write(extra)
-                db.sidecars = True
+        for suffix, extra in sidecars:
+            with open(db.path + suffix, "wb") as f:
+                f.write(extra)
+            db.sidecars = True
 
     def remove_files(self) -> None:
         for db in self.by_key.values():
