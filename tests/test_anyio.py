@@ -171,4 +171,6 @@ def test_harness_runs_a_test_that_anyio_would_run_too(pytester: pytest.Pytester)
     for mode in ("strict", "auto"):
         result = pytester.runpytest(f"--anyio-mode={mode}", "-rP")
         result.assert_outcomes(passed=2)
-        result.stdout.fnmatch_lines_random(["3 schedules (portfolio, *", "200 schedules (portfolio, *"])
+        result.stdout.fnmatch_lines_random(
+            ["3 schedules (portfolio, *", "200 schedules (portfolio, *"]
+        )

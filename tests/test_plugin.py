@@ -86,7 +86,7 @@ def test_a_failing_test_prints_a_replay_command_that_reproduces_it(
             "*_ test_parallel_lww _*",
             "AssertionError: assert ('v1',) == ('v2',)",
             "*",
-            "harness: schedule * failed (budget 200, strategy portfolio, mode parallel, test seed *",
+            "harness: schedule * failed (budget 200, strategy portfolio, mode parallel, test seed*",
             "",
             "timeline (* steps):",
             "*<-- deviation",
