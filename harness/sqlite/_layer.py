@@ -87,9 +87,9 @@ class SqliteLayer:
                 raise RuntimeError("threads can only be started once")  # as threading says
             raise old._stale(
                 self.world,
-                "an earlier schedule"
+                "an earlier schedule and awaited again in this one"
                 if old.world is not self.world
-                else "the process that crashed",
+                else "the process that crashed and awaited again after it",
             )
         database = compat.database_of(compat.connector_of(conn))
         worker = Worker(self, conn, self.world.unique_name(display_name(database)))

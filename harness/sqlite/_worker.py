@@ -65,8 +65,8 @@ _IMPLICIT_BEGIN_METHODS = frozenset(
 _COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 _REMEDY = (
-    "open connections inside the schedule, or dispose of them at its end: "
-    "explore(..., teardown=...) / @pytest.mark.harness(teardown=...), e.g. "
+    "open connections inside the schedule, or dispose of them at its end or start: "
+    "explore(..., teardown=...) or setup=..., e.g. "
     "`await engine.dispose()` (README: 'Module-level engines')"
 )
 
@@ -523,14 +523,21 @@ class Worker:
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:
         world = current_world()
-        if self.dead and _stops(item):
-            return  # stopping a thread that is gone (aiosqlite's __del__): nothing to do
-        if world is not self.world:
-            raise self._stale(world, "an earlier schedule")
-        if self.generation != world.generation:
-            if world.abandoning:  # a crash is closing the tasks: their finally blocks stop here
-                world.check_alive(self.generation)
-            raise self._stale(world, "the process that crashed")
+        if world is not self.world or self.generation != world.generation:
+            if world is self.world and world.abandoning:  # a crash is closing the tasks
+                if _stops(item):
+                    return  # aiosqlite's __del__ stopping a thread that is gone
+                world.check_alive(self.generation)  # their finally blocks stop here
+            if _closes(item):  # disposing of what an ended process left: nothing to close
+                self._close_gone(world, item)
+                return
+            if world is None:
+                where = "a schedule and used outside any"
+            elif world is not self.world:
+                where = "an earlier schedule and used in this one"
+            else:
+                where = "the process that crashed and used after it"
+            raise self._stale(world, where)
         op = JobOp(self, item)
         if self.stopped:  # a stopped thread takes no jobs: the future never resolves
             world.event(
@@ -541,10 +548,38 @@ class Worker:
             return
         world.submit(op)
 
+    def _close_gone(self, world: World | None, item: Any) -> None:
+        """Close or stop a connection whose process (schedule, incarnation) has ended.
+
+        Its real connection was closed when that process ended, so closing it
+        again succeeds at once, as aiosqlite's own worker would report: this
+        is what lets ``engine.dispose()`` in a later schedule (``setup=``), or
+        after the exploration, forget a module-level engine's connections.
+        Any other use of such a connection is an error (:meth:`_stale`).
+        """
+        if item is compat.stop_sentinel():
+            return  # 0.20-0.21's stop item: no future to resolve
+        future, function = item
+        try:
+            result = function()  # close on a closed sqlite3 connection: a no-op
+        except Exception:
+            result = None
+        if world is not None:
+            world.event(
+                world.current_actor(),
+                "submit",
+                lambda: (
+                    f"{self.name}: {_gone_label(function)} (opened in an ended process: "
+                    "nothing left to close)"
+                ),
+            )
+        if future is not None and not future.done() and future.get_loop().is_running():
+            future.get_loop().call_soon(_resolve, future, result)  # not from __del__ outside
+
     def _stale(self, world: World | None, where: str) -> HarnessError:
         error = HarnessError(
-            f"harness: the aiosqlite connection {self.name} was opened in {where} and used "
-            f"in this one; state that outlives a schedule (a module-level engine, a cached "
+            f"harness: the aiosqlite connection {self.name} was opened in {where}; "
+            f"state that outlives a schedule (a module-level engine, a cached "
             f"connection) cannot be replayed: {_REMEDY}"
         )
         if world is not None:
@@ -631,6 +666,28 @@ class _Graveyard:
 _graveyard = _Graveyard()
 sweep_graveyard = _graveyard.sweep
 atexit.register(_graveyard.release_all)
+
+
+def _resolve(future: Any, result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _gone_label(function: Any) -> str:
+    return "stop worker" if compat.is_stop_job(function) else "close"
+
+
+def _closes(item: Any) -> bool:
+    """A job that closes the connection or stops its worker (aiosqlite's close / stop)."""
+    if _stops(item):
+        return True
+    if not (isinstance(item, tuple) and len(item) == 2):
+        return False
+    function = item[1]
+    fn = function.func if isinstance(function, functools.partial) else function
+    return getattr(fn, "__name__", None) == "close" and isinstance(
+        getattr(fn, "__self__", None), sqlite3.Connection
+    )
 
 
 def _stops(item: Any) -> bool:
