@@ -1,4 +1,4 @@
-"""The simulated aiosqlite worker (``harness.sqlite._worker``): connections that outlive their process.
+"""The simulated aiosqlite worker (``harness.sqlite._worker``): connections past their process.
 
 A schedule (and each incarnation after a crash) is a process of its own.
 A connection kept past its end — in a module-level engine or cache — may be
