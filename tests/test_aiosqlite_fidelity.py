@@ -526,3 +526,31 @@ async def dropped_probe(path: str, obs: Observations) -> None:
 def test_an_unclosed_connection_dropped_in_the_body_warns(tmp_path: Path) -> None:
     real = assert_same(dropped_probe, tmp_path)
     assert real[0] == ("warnings", [("ResourceWarning", True)])
+
+
+# ------------------------------------------------ closed behind its back
+async def closed_behind_probe(path: str, obs: Observations) -> None:
+    """A sqlite3 connection closed without aiosqlite's close(): by a job, or by the body."""
+    db = await aiosqlite.connect(path)
+    await db.execute("CREATE TABLE t(x)")
+    await db.commit()
+    cursor = await db.execute("SELECT * FROM t")  # an open statement on it
+    await attempt(obs, "a job closes it", db._execute(lambda: db._conn.close()))
+    await attempt(obs, "then a statement", db.execute("SELECT 1"))
+    await attempt(obs, "its cursor", cursor.fetchall())
+    await attempt(obs, "close()", db.close())
+    plain = sqlite3.connect(path)  # the body's own connection holds the write lock
+    plain.execute("BEGIN IMMEDIATE")
+    async with aiosqlite.connect(path) as writer:
+        insert = asyncio.ensure_future(writer.execute("INSERT INTO t VALUES (1)"))
+        await asyncio.sleep(0.2)  # the insert waits for the lock (busy timeout 5 s)
+        obs.append(("insert waiting", insert.done()))
+        plain.close()  # releases the lock
+        await attempt(obs, "insert after the lock is released", insert)
+        await writer.commit()
+        await attempt(obs, "rows", writer.execute_fetchall("SELECT count(*) FROM t"))
+
+
+def test_a_connection_closed_behind_aiosqlites_back(tmp_path: Path) -> None:
+    real = assert_same(closed_behind_probe, tmp_path)
+    assert ("insert waiting", False) in real

@@ -110,3 +110,39 @@ def test_a_setup_disposes_of_what_the_crashed_process_left() -> None:
     )
     assert not result.failed, result.failures and result.failures[0].error
     assert recovered, "some schedule crashed"
+
+
+def test_a_crash_leaves_no_stock_event_loop_behind() -> None:
+    """Abandoned tasks' finally blocks reach aiosqlite, which asks asyncio for the loop first."""
+    import gc
+    import warnings
+
+    async def body(sim: harness.Sim) -> None:
+        db = await sim.connect("a.db", isolation_level=None)
+        await db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+
+        async def worker() -> None:
+            try:
+                await asyncio.sleep(10)
+            finally:  # closed by the crash: aiosqlite calls asyncio.get_event_loop() here
+                await db.execute("INSERT INTO t VALUES ('finally')")
+
+        task = asyncio.create_task(worker())
+        await asyncio.sleep(0)
+        await db.execute("INSERT INTO t VALUES ('work')")  # where the crash may strike
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
+
+    async def recover(sim: harness.Sim) -> None:
+        pass
+
+    result = harness.explore(
+        body, schedules=20, strategy="random", faults=harness.Faults(crash=1), recover=recover
+    )
+    assert not result.failed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.set_event_loop(None)  # drops any loop asyncio created and kept meanwhile
+        gc.collect()
+    assert not [w for w in caught if "unclosed event loop" in str(w.message)]

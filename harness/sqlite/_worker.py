@@ -35,6 +35,7 @@ recorded, so exploration stops with it even if the body swallows it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import sqlite3
 import sys
@@ -277,8 +278,10 @@ class JobOp(Op):
         """Connect, or any job on a worker with no open connection (after close)."""
         layer_opening = worker.layer
         previous, layer_opening.opening = layer_opening.opening, worker
+        closed = worker.real  # closed already: a job still runs as its worker thread would
         try:
-            self._call(self.args)
+            with closed.running_here() if closed is not None else contextlib.nullcontext():
+                self._call(self.args)
         finally:
             layer_opening.opening = previous
         if self.connects and worker.real is not None:
@@ -351,7 +354,7 @@ class JobOp(Op):
             db.waiters.remove(self)
         self._settle(rc, state, was_open)
         if watch and db is not None:
-            after = hooks.txn_state() if rc.hooks is not None else _capi.TXN_NONE
+            after = _capi.TXN_NONE if rc.closed_by_job() else hooks.txn_state()
             if after < before:
                 self.worker.layer.wake_waiters(db, self.worker.name)
         return True
@@ -362,7 +365,7 @@ class JobOp(Op):
         method = self.method
         if method.startswith("set_") and self.error is None:
             rc.track(method, self.args)
-        if self.closes or self.stops:
+        if self.closes or self.stops or self.stmt is NOT_SQL:  # any call may close it
             was_open = rc.transaction_task is not None
             db = rc.db
             if rc.closed_by_job():
