@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from .._errors import HarnessError
 from .._thirdparty import aiosqlite as compat
 from ._database import Database, Databases
+from ._gone import sweep_graveyard
 from ._real import RealConnection
-from ._worker import JobQueue, Worker, sweep_graveyard
+from ._worker import JobQueue, Worker
 
 if TYPE_CHECKING:
     from .._world import World

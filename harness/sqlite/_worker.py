@@ -34,13 +34,11 @@ recorded, so exploration stops with it even if the body swallows it.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import sqlite3
-import sys
 import weakref
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
 from .._errors import HarnessError
@@ -52,7 +50,9 @@ from ..trace import short
 from . import _capi
 from ._classify import NOT_SQL, Statement, classify
 from ._database import Database
+from ._gone import bury, closes, stops
 from ._real import RealConnection
+from ._rows import Rows
 
 if TYPE_CHECKING:
     from .._world import World
@@ -103,66 +103,6 @@ def _spent(*args: Any, **kwargs: Any) -> None:
     raise RuntimeError("harness: an operation ran twice")
 
 
-class _Rows:
-    """executemany's parameter sets, taken from the user's iterable as SQLite asks for them.
-
-    aiosqlite hands the iterable (a generator, maybe) to the worker, where
-    ``sqlite3`` calls ``iter()`` on it (before its implicit ``BEGIN``) and
-    consumes it row by row while the statement runs — after the jobs queued
-    before it. So does harness: nothing touches the iterable at submit time;
-    sqlite3 receives an iterable whose ``__iter__`` starts the user's. Rows
-    already taken are kept, so a retry after a lock wait resumes where SQLite
-    stopped.
-    """
-
-    __slots__ = ("consumed", "iterable", "source", "started", "taken")
-
-    def __init__(self, iterable: Any) -> None:
-        self.iterable: Any = iterable  # iter() is called when sqlite3 first asks
-        self.started = False
-        self.source: Iterator[Any] | None = None
-        self.taken: list[Any] = []
-        self.consumed = 0  # parameter sets SQLite has taken so far (across retries)
-
-    def feed(self) -> _Feed:
-        return _Feed(self)
-
-    def start(self) -> Iterator[Any]:
-        if not self.started:
-            self.started = True
-            iterable, self.iterable = self.iterable, None
-            self.source = iter(iterable)  # a TypeError here reaches sqlite3, as it would
-        return self._rows()
-
-    def _rows(self) -> Iterator[Any]:
-        while True:
-            if self.consumed < len(self.taken):
-                row = self.taken[self.consumed]
-            elif self.source is not None:
-                try:
-                    row = next(self.source)
-                except StopIteration:
-                    self.source = None
-                    return
-                self.taken.append(row)
-            else:
-                return
-            self.consumed += 1
-            yield row
-
-
-class _Feed:
-    """What sqlite3's executemany iterates: not an iterator, so it calls ``iter()`` itself."""
-
-    __slots__ = ("_rows",)
-
-    def __init__(self, rows: _Rows) -> None:
-        self._rows = rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return self._rows.start()
-
-
 class JobOp(Op):
     """One job on a connection's worker: runs on the real ``sqlite3`` connection."""
 
@@ -182,7 +122,7 @@ class JobOp(Op):
 
     def __init__(self, worker: Worker, item: Any) -> None:
         self.worker = worker
-        self.rows: _Rows | None = None
+        self.rows: Rows | None = None
         self.connects = self.closes = self.stops = False
         future: Any = None
         if item is compat.stop_sentinel():  # 0.20-0.21: the sentinel item stops the worker
@@ -218,7 +158,7 @@ class JobOp(Op):
         super().__init__(worker.channel, label, future, barrier=barrier)
         self.write = worker.is_file and bool(stmt.write or stmt.commit or stmt.begin_lock)
         if method == "executemany" and len(args) > 1:
-            self.rows = _Rows(args[1])
+            self.rows = Rows(args[1])
         self.on_cursor = on_cursor
         self.fn: Callable[..., Any] | None = fn
         self.args = args
@@ -365,7 +305,7 @@ class JobOp(Op):
         method = self.method
         if method.startswith("set_") and self.error is None:
             rc.track(method, self.args)
-        if self.closes or self.stops or self.stmt is NOT_SQL:  # any call may close it
+        if self.closes or self.stops or (self.stmt is NOT_SQL and not self.on_cursor):
             was_open = rc.transaction_task is not None
             db = rc.db
             if rc.closed_by_job():
@@ -528,10 +468,10 @@ class Worker:
         world = current_world()
         if world is not self.world or self.generation != world.generation:
             if world is self.world and world.abandoning:  # a crash is closing the tasks
-                if _stops(item):
+                if stops(item):
                     return  # aiosqlite's __del__ stopping a thread that is gone
                 world.check_alive(self.generation)  # their finally blocks stop here
-            if _closes(item):  # disposing of what an ended process left: nothing to close
+            if closes(item):  # disposing of what an ended process left: nothing to close
                 self._close_gone(world, item)
                 return
             if world is None:
@@ -568,13 +508,11 @@ class Worker:
         except Exception:
             result = None
         if world is not None:
+            what = "stop worker" if compat.is_stop_job(function) else "close"
             world.event(
                 world.current_actor(),
                 "submit",
-                lambda: (
-                    f"{self.name}: {_gone_label(function)} (opened in an ended process: "
-                    "nothing left to close)"
-                ),
+                lambda: f"{self.name}: {what} (opened in an ended process: nothing to close)",
             )
         if future is not None and not future.done() and future.get_loop().is_running():
             future.get_loop().call_soon(_resolve, future, result)  # not from __del__ outside
@@ -628,78 +566,15 @@ class Worker:
         self.stopped = True
         conn = self._conn()
         if conn is not None and compat.looks_open(conn):
-            _graveyard.bury(conn)
-
-
-class _Graveyard:
-    """aiosqlite connections whose process ended while they were still open.
-
-    When a schedule ends (or crashes) harness closes every real connection; the
-    ``aiosqlite.Connection`` objects may live on — in a failure's traceback, or
-    in a module-level engine. aiosqlite still believes them open, which is what
-    makes a later use reach the job queue and raise the stale-connection error;
-    but its ``__del__`` would then warn "deleted before being closed" whenever
-    they are collected, long after the schedule. So they are kept here, and
-    once nothing else refers to one it is marked closed and let go, quietly.
-    """
-
-    def __init__(self) -> None:
-        self._kept: list[Any] = []
-
-    def bury(self, conn: Any) -> None:
-        self._kept.append(conn)
-
-    def release_all(self) -> None:
-        """At exit: every kept connection is marked closed (its process is long gone)."""
-        kept, self._kept = self._kept, []
-        for conn in kept:
-            compat.forget_connection(conn)
-
-    def sweep(self) -> None:
-        kept, self._kept = self._kept, []
-        for conn in kept:
-            # references: `kept`, this loop's variable, getrefcount's argument
-            if sys.getrefcount(conn) <= 3:
-                compat.forget_connection(conn)
-            else:
-                self._kept.append(conn)
-        del kept
-
-
-_graveyard = _Graveyard()
-sweep_graveyard = _graveyard.sweep
-atexit.register(_graveyard.release_all)
-
-
-def _resolve(future: Any, result: Any) -> None:
-    if not future.done():
-        future.set_result(result)
-
-
-def _gone_label(function: Any) -> str:
-    return "stop worker" if compat.is_stop_job(function) else "close"
-
-
-def _closes(item: Any) -> bool:
-    """A job that closes the connection or stops its worker (aiosqlite's close / stop)."""
-    if _stops(item):
-        return True
-    if not (isinstance(item, tuple) and len(item) == 2):
-        return False
-    function = item[1]
-    fn = function.func if isinstance(function, functools.partial) else function
-    return getattr(fn, "__name__", None) == "close" and isinstance(
-        getattr(fn, "__self__", None), sqlite3.Connection
-    )
-
-
-def _stops(item: Any) -> bool:
-    if item is compat.stop_sentinel():
-        return True
-    return isinstance(item, tuple) and len(item) == 2 and compat.is_stop_job(item[1])
+            bury(conn)
 
 
 def worker_of(conn: Any) -> Worker | None:
     """The simulated worker of an aiosqlite connection, if it has one."""
     queue = getattr(conn, "_tx", None)
     return queue.worker if isinstance(queue, JobQueue) else None
+
+
+def _resolve(future: Any, result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
