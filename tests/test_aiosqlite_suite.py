@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import threading
 import unittest
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,14 @@ def outcome_on_real_aiosqlite(name: str) -> tuple[str, str]:
 
     threading.excepthook = hook
     try:
-        suite()(name).run(result)
-        for thread in set(threading.enumerate()) - before:
-            thread.join(timeout=60)  # a hang guard
+        with warnings.catch_warnings():
+            # unittest reports a ResourceWarning without failing (3.13: test_backup_sqlite
+            # leaves a sqlite3 connection unclosed); here it would fail the comparison
+            warnings.simplefilter("ignore", ResourceWarning)
+            suite()(name).run(result)
+            for thread in set(threading.enumerate()) - before:
+                thread.join(timeout=60)  # a hang guard
+            gc.collect()
     finally:
         threading.excepthook = previous
     problems = result.errors + result.failures
