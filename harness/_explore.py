@@ -348,7 +348,7 @@ def replay(
         if schedule.format == 1:
             record, note = _replay_h1(session, program, schedule)
         else:
-            record, note = _replay_h2(session, program, schedule), ""
+            record, note = _replay_h2(session, program, schedule)
     return Run(
         error=record.error,
         timeline=format_timeline(record.events),
@@ -378,21 +378,29 @@ def _cause(schedule: Schedule) -> str:
             "the body and its data did not change, please report this as a harness bug"
         )
     return (
-        "the body, the test or its data changed since the token was made; run explore "
+        "the body, the test or its data changed since the token was made, or the body "
+        "depends on its process (sets of strings follow PYTHONHASHSEED); run explore "
         "again for a token of the code as it is now"
     )
 
 
-def _replay_h2(session: Session, program: Program, schedule: Schedule) -> RunRecord:
+def _replay_h2(session: Session, program: Program, schedule: Schedule) -> tuple[RunRecord, str]:
     """An h2 token: its deviations, exactly where recorded — or, failing that, by task step.
 
     Exact replay counts choice points, which asyncio's internal callbacks and
     harness's own choice-offering decide; on another Python (or after a harness
     change that offers choices differently) the deviations are taken by task
-    step instead. Either way the replay must reproduce the recorded digest.
+    step instead. The replay should reproduce the recorded digest. When every
+    deviation was taken where it was recorded, the run is the same in this
+    process (it replays to itself) and it fails, but its trace differs from the
+    recording, the failure is returned with a note (the second value) saying
+    so: what differs is how the body ran in this process — typically SQL or
+    values built by iterating a set of strings, whose order follows
+    PYTHONHASHSEED — not the schedule. A passing run is never accepted so.
     """
     attempts = [True, False] if schedule.python in ((0, 0), python_version()) else [False]
     failure = ""
+    differing: RunRecord | None = None
     for exact in attempts:
         try:
             record = session.replay_steps(program, schedule.steps, schedule.seed, exact=exact)
@@ -400,13 +408,24 @@ def _replay_h2(session: Session, program: Program, schedule: Schedule) -> RunRec
             failure = failure or str(exc)
             continue
         if not schedule.digest or record.digest[:8] == schedule.digest:
-            return record
+            return record, ""
         again = session.replay_steps(program, schedule.steps, schedule.seed, exact=exact)
         if again.digest != record.digest:
             raise divergence(record, again)  # not even equal to itself: a leak, here
+        if differing is None and record.error is not None:
+            differing = record
         failure = failure or (
             f"this token replays to a different trace than where it was recorded (digest "
             f"{record.digest[:8]}, recorded {schedule.digest})"
+        )
+    if differing is not None:
+        return differing, (
+            f"every recorded decision was taken and the schedule fails, but its trace differs "
+            f"from where the token was made (digest {differing.digest[:8]}, recorded "
+            f"{schedule.digest}): the body ran differently in this process — e.g. SQL or "
+            "values built from a set of strings, whose order follows PYTHONHASHSEED (set "
+            "PYTHONHASHSEED to one value where you explore and replay for identical traces); "
+            f"otherwise {_cause(schedule)}"
         )
     raise NondeterminismError(f"{failure}; {_cause(schedule)}")
 
@@ -460,7 +479,7 @@ def shrink_token(
         if schedule.format == 1:
             record, _ = _replay_h1(session, program, schedule)
         else:
-            record = _replay_h2(session, program, schedule)
+            record, _ = _replay_h2(session, program, schedule)
         if record.error is None:
             raise ValueError("this token's schedule does not fail: nothing to shrink")
         return _report(session, program, record, 0, True)

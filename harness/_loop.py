@@ -98,6 +98,12 @@ class SimFuture(asyncio.Future):  # type: ignore[type-arg]
     __eq__ = object.__eq__
 
 
+# Named as asyncio names them: ``type(fut).__name__`` and every repr a body or a
+# library prints ("<Task pending name=...>") read as on the stock loop.
+SimTask.__name__ = SimTask.__qualname__ = "Task"
+SimFuture.__name__ = SimFuture.__qualname__ = "Future"
+
+
 @functools.cache
 def _eager_sim_factory() -> Any:
     return asyncio.create_eager_task_factory(SimTask)  # type: ignore[attr-defined]

@@ -244,6 +244,12 @@ def _abandon(world: World, loop: ControlledLoop) -> None:
     layer_of(world).close_all()
     for task in loop.created_tasks():
         task._log_destroy_pending = False  # type: ignore[attr-defined]
+    # while their coroutines close, the loop is the thread's current one: a finally block
+    # that calls asyncio.get_event_loop() (aiosqlite does, before it reaches the simulation
+    # and stops there) must not make asyncio create, and leak, a stock event loop
+    outside = asyncio._get_running_loop() is None
+    if outside:
+        asyncio._set_running_loop(loop)
     try:
         for task in loop.created_tasks():
             if not task.done():
@@ -253,6 +259,8 @@ def _abandon(world: World, loop: ControlledLoop) -> None:
                     pass
     finally:
         world.abandoning = False
+        if outside:
+            asyncio._set_running_loop(None)
     loop._ready.clear()
     loop._scheduled.clear()
     if not loop.is_running():

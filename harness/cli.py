@@ -301,6 +301,8 @@ def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
         )
         print(run.timeline, file=out)
         print(file=out)
+    if run.note:
+        print(f"note: {run.note}", file=out)
     if run.error is None:
         print("PASSED: this schedule satisfies every invariant", file=out)
         return 0

@@ -385,6 +385,8 @@ def _replay(item: pytest.Function, token: str, o: dict[str, Any]) -> None:
         f"harness: the replayed schedule failed (mode {schedule.mode}, "
         f"{schedule.deviations} deviation(s))"
     )
+    if run.note:
+        headline += f"\nharness: {run.note}"
     _fail(item, headline, run.error, run.events, run.token, run.notes)
 
 

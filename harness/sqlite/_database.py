@@ -9,8 +9,9 @@ written. Which names are one database follows SQLite:
   against the working directory when it is opened, and symbolic links are
   resolved (``'app.db'``, ``'./app.db'`` and its absolute path are one
   database; ``'x y.db'`` and ``'x_y.db'`` are two);
-* a ``file:`` URI (``uri=True``) names its path the same way and keeps its
-  query (``mode=ro``, ``immutable=1``, …) for SQLite to act on;
+* a ``file:`` URI (``uri=True``, or any ``file:`` name where SQLite was
+  built with ``SQLITE_USE_URI``, as Debian's is) names its path the same way
+  and keeps its query (``mode=ro``, ``immutable=1``, …) for SQLite to act on;
 * ``:memory:``, ``""`` and ``file::memory:`` without ``cache=shared`` are
   private to their connection, as in SQLite; a shared-cache memory database
   (``file:name?mode=memory&cache=shared``) is shared by name within the
@@ -79,6 +80,24 @@ class Target:
         self.db = db  # None: private to the connection (:memory:, "")
         self.database = database  # what to pass to the real sqlite3.connect
         self.uri = uri
+
+
+def _build_uses_uri() -> bool:
+    """Whether this SQLite reads ``file:`` names as URIs even without ``uri=True``."""
+    global _USES_URI
+    if _USES_URI is None:
+        import _sqlite3
+
+        probe = _sqlite3.connect(":memory:")  # never routed: harness's own look at the build
+        try:
+            options = {row[0] for row in probe.execute("PRAGMA compile_options")}
+        finally:
+            probe.close()
+        _USES_URI = "USE_URI" in options
+    return _USES_URI
+
+
+_USES_URI: bool | None = None
 
 
 def host_key(path: str) -> str:
@@ -156,7 +175,7 @@ class Databases:
 
     def resolve(self, database: str, uri: bool) -> Target:
         """Where a user's ``sqlite3.connect(database, uri=uri)`` goes in this schedule."""
-        if uri and database.startswith("file:"):
+        if database.startswith("file:") and (uri or _build_uses_uri()):
             return self._resolve_uri(database[5:])
         if database in (":memory:", ""):
             return Target(None, database, uri)

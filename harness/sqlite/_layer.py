@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._thirdparty import aiosqlite as compat
 from ._database import Database, Databases
+from ._gone import sweep_graveyard
 from ._real import RealConnection
-from ._worker import JobQueue, Worker, sweep_graveyard, worker_of
+from ._worker import JobQueue, Worker, worker_of
 
 if TYPE_CHECKING:
     from .._world import World
@@ -86,9 +87,9 @@ class SqliteLayer:
                 raise RuntimeError("threads can only be started once")  # as threading says
             raise old._stale(
                 self.world,
-                "an earlier schedule"
+                "an earlier schedule and awaited again in this one"
                 if old.world is not self.world
-                else "the process that crashed",
+                else "the process that crashed and awaited again after it",
             )
         database = compat.database_of(compat.connector_of(conn))
         worker = Worker(self, conn, self.world.unique_name(display_name(database)))

@@ -62,6 +62,7 @@ class RealConnection:
     """A real connection opened inside a simulation (see the module docstring)."""
 
     __slots__ = (
+        "closed",
         "db",
         "hooks",
         "memory_journal",
@@ -79,6 +80,7 @@ class RealConnection:
         self, real: sqlite3.Connection, db: Database | None, timeout_ms: int, key: int
     ) -> None:
         self.real: sqlite3.Connection | None = real
+        self.closed: sqlite3.Connection | None = None  # once closed: kept for its thread mark
         self.db = db
         self.timeout_ms = timeout_ms
         self.hooks: Hooks | None = Hooks(real, key)
@@ -99,7 +101,7 @@ class RealConnection:
 
     def _mark(self, thread_id: int) -> None:
         slot = self.thread_slot
-        if slot is not None and self.real is not None:
+        if slot is not None and (self.real is not None or self.closed is not None):
             slot.value = thread_id
 
     @contextmanager
@@ -111,7 +113,7 @@ class RealConnection:
         try:
             yield
         finally:
-            if slot is not None and self.real is not None:
+            if slot is not None and (self.real is not None or self.closed is not None):
                 slot.value = before
 
     # --------------------------------------------------------------- hooks
@@ -204,6 +206,8 @@ class RealConnection:
             return False
 
     def txn_state(self) -> int:
+        if self.sync and self.closed_by_job():  # the body may have closed its own connection
+            return 0
         hooks = self.hooks
         return hooks.txn_state() if hooks is not None and self.real is not None else 0
 
@@ -214,7 +218,12 @@ class RealConnection:
 
     # -------------------------------------------------------------- close
     def closed_by_job(self) -> bool:
-        """Whether the real connection is closed (a job closed it): forget it if so."""
+        """Whether the real connection is closed (by a job, or by the body): forget it if so.
+
+        Once closed, its SQLite handle is freed: nothing may reach it through
+        the C API again (``_capi``), so every path that might meet a closed
+        connection asks here first.
+        """
         real = self.real
         if real is None:
             return True
@@ -227,8 +236,10 @@ class RealConnection:
 
     def hard_close(self) -> None:
         """Crash or schedule end: roll back and close, as the OS would for a dead process."""
-        real = self.real
         self.pending_notifies = []
+        if self.closed_by_job():  # closed already (by the body, or a job): its handle is freed
+            return
+        real = self.real
         if real is not None:
             try:
                 with self.quiet():
@@ -243,8 +254,16 @@ class RealConnection:
         self._forget()
 
     def _forget(self) -> None:
+        """The connection is closed: no C API call may reach its freed handle again.
+
+        The ``sqlite3.Connection`` object itself is kept (``closed``) so that
+        its thread mark stays valid: a later job on it fails as on the real
+        worker thread (``Cannot operate on a closed database``), not with a
+        wrong-thread error.
+        """
+        if self.real is not None:
+            self.closed = self.real
         self.real = None
-        self.thread_slot = None
         if self.hooks is not None:
             self.hooks.detach()
             self.hooks = None

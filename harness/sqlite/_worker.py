@@ -34,13 +34,12 @@ recorded, so exploration stops with it even if the body swallows it.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
 import functools
 import sqlite3
-import sys
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sized
+from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
 from .._context import current_world
@@ -52,7 +51,9 @@ from ..trace import scrub, short
 from ._capi import TXN_NONE, TXN_WRITE, HookState
 from ._classify import NOT_SQL, Statement, classify
 from ._database import Database
+from ._gone import bury, closes, stops
 from ._real import RealConnection
+from ._rows import Rows
 
 if TYPE_CHECKING:
     from .._world import World
@@ -67,8 +68,8 @@ _COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 _current_thread = threading.get_ident
 _REMEDY = (
-    "open connections inside the schedule, or dispose of them at its end: "
-    "explore(..., teardown=...) / @pytest.mark.harness(teardown=...), e.g. "
+    "open connections inside the schedule, or dispose of them at its end or start: "
+    "explore(..., teardown=...) or setup=..., e.g. "
     "`await engine.dispose()` (README: 'Module-level engines')"
 )
 
@@ -104,38 +105,6 @@ def _spent(*args: Any, **kwargs: Any) -> None:
     raise RuntimeError("harness: an operation ran twice")
 
 
-class _Rows:
-    """executemany's parameter sets, taken from the user's iterable as SQLite asks for them.
-
-    aiosqlite hands the iterable (a generator, maybe) to the worker, which
-    consumes it while the statement runs; so does harness. Rows already taken
-    are kept, so a retry after a lock wait resumes where SQLite stopped.
-    """
-
-    __slots__ = ("consumed", "source", "taken")
-
-    def __init__(self, source: Any) -> None:
-        self.source: Iterator[Any] | None = None if source is None else iter(source)
-        self.taken: list[Any] = []
-        self.consumed = 0  # parameter sets SQLite has taken so far (across retries)
-
-    def feed(self) -> Iterator[Any]:
-        while True:
-            if self.consumed < len(self.taken):
-                row = self.taken[self.consumed]
-            elif self.source is not None:
-                try:
-                    row = next(self.source)
-                except StopIteration:
-                    self.source = None
-                    return
-                self.taken.append(row)
-            else:
-                return
-            self.consumed += 1
-            yield row
-
-
 class JobOp(Op):
     """One job on a connection's worker: runs on the real ``sqlite3`` connection."""
 
@@ -156,7 +125,7 @@ class JobOp(Op):
 
     def __init__(self, worker: Worker, item: Any) -> None:
         self.worker = worker
-        self.rows: _Rows | None = None
+        self.rows: Rows | None = None
         self.connects = self.closes = self.stops = False
         future: Any = None
         if item is worker.sentinel:  # 0.20-0.21: the sentinel item stops the worker
@@ -195,7 +164,7 @@ class JobOp(Op):
         self.semantic = not self.stops
         self.write = worker.is_file and bool(stmt.write or stmt.commit or stmt.begin_lock)
         if method == "executemany" and len(args) > 1:
-            self.rows = _Rows(args[1])
+            self.rows = Rows(args[1])
         self.on_cursor = on_cursor
         self.fn: Callable[..., Any] | None = fn
         self.args = args
@@ -293,8 +262,10 @@ class JobOp(Op):
         """Connect, or any job on a worker with no open connection (after close)."""
         layer_opening = worker.layer
         previous, layer_opening.opening = layer_opening.opening, worker
+        closed = worker.real  # closed already: a job still runs as its worker thread would
         try:
-            self._call(self.args)
+            with closed.running_here() if closed is not None else contextlib.nullcontext():
+                self._call(self.args)
         finally:
             layer_opening.opening = previous
         if self.connects and worker.real is not None:
@@ -367,7 +338,7 @@ class JobOp(Op):
             db.waiters.remove(self)
         self._settle(rc, state, was_open)
         if watch and db is not None:
-            after = hooks.txn_state() if rc.hooks is not None else TXN_NONE
+            after = TXN_NONE if rc.closed_by_job() or rc.hooks is None else hooks.txn_state()
             if after < before:
                 self.worker.layer.wake_waiters(db, self.worker.name)
         return True
@@ -378,7 +349,7 @@ class JobOp(Op):
         method = self.method
         if method.startswith("set_") and self.error is None:
             rc.track(method, self.args)
-        if self.closes or self.stops:
+        if self.closes or self.stops or (self.stmt is NOT_SQL and not self.on_cursor):
             was_open = rc.transaction_task is not None
             db = rc.db
             if rc.closed_by_job():
@@ -540,14 +511,23 @@ class Worker:
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:
         world = current_world()
-        if self.dead and _stops(item, self.sentinel):
-            return  # stopping a thread that is gone (aiosqlite's __del__): nothing to do
-        if world is not self.world:
-            raise self._stale(world, "an earlier schedule")
-        if self.generation != world.generation:
-            if world.abandoning:  # a crash is closing the tasks: their finally blocks stop here
-                world.check_alive(self.generation)
-            raise self._stale(world, "the process that crashed")
+        stale = world is not self.world or self.generation != world.generation
+        if stale or self.dead:
+            if world is self.world and world.abandoning:  # a crash is closing the tasks
+                if stops(item, self.sentinel):
+                    return  # aiosqlite's __del__ stopping a thread that is gone
+                world.check_alive(self.generation)  # their finally blocks stop here
+            if closes(item, self.sentinel):  # disposing of what an ended process left
+                self._close_gone(world if stale else None, item)
+                return
+        if stale:
+            if world is None:
+                where = "a schedule and used outside any"
+            elif world is not self.world:
+                where = "an earlier schedule and used in this one"
+            else:
+                where = "the process that crashed and used after it"
+            raise self._stale(world, where)
         op = JobOp(self, item)
         if self.stopped:  # a stopped thread takes no jobs: the future never resolves
             world.event(
@@ -558,10 +538,36 @@ class Worker:
             return
         world.submit(op)
 
+    def _close_gone(self, world: World | None, item: Any) -> None:
+        """Close or stop a connection whose process (schedule, incarnation) has ended.
+
+        Its real connection was closed when that process ended, so closing it
+        again succeeds at once, as aiosqlite's own worker would report: this
+        is what lets ``engine.dispose()`` in a later schedule (``setup=``), or
+        after the exploration, forget a module-level engine's connections.
+        Any other use of such a connection is an error (:meth:`_stale`).
+        """
+        if item is self.sentinel:
+            return  # 0.20-0.21's stop item: no future to resolve
+        future, function = item
+        try:
+            result = function()  # close on a closed sqlite3 connection: a no-op
+        except Exception:
+            result = None
+        if world is not None:
+            what = "stop worker" if compat.is_stop_job(function) else "close"
+            world.event(
+                world.current_actor(),
+                "submit",
+                lambda: f"{self.name}: {what} (opened in an ended process: nothing to close)",
+            )
+        if future is not None and not future.done() and future.get_loop().is_running():
+            future.get_loop().call_soon(_resolve, future, result)  # not from __del__ outside
+
     def _stale(self, world: World | None, where: str) -> HarnessError:
         error = HarnessError(
-            f"harness: the aiosqlite connection {self.name} was opened in {where} and used "
-            f"in this one; state that outlives a schedule (a module-level engine, a cached "
+            f"harness: the aiosqlite connection {self.name} was opened in {where}; "
+            f"state that outlives a schedule (a module-level engine, a cached "
             f"connection) cannot be replayed: {_REMEDY}"
         )
         if world is not None:
@@ -609,56 +615,15 @@ class Worker:
         self.stopped = True
         conn = self._conn()
         if conn is not None and compat.looks_open(conn):
-            _graveyard.bury(conn)
-
-
-class _Graveyard:
-    """aiosqlite connections whose process ended while they were still open.
-
-    When a schedule ends (or crashes) harness closes every real connection; the
-    ``aiosqlite.Connection`` objects may live on — in a failure's traceback, or
-    in a module-level engine. aiosqlite still believes them open, which is what
-    makes a later use reach the job queue and raise the stale-connection error;
-    but its ``__del__`` would then warn "deleted before being closed" whenever
-    they are collected, long after the schedule. So they are kept here, and
-    once nothing else refers to one it is marked closed and let go, quietly.
-    """
-
-    def __init__(self) -> None:
-        self._kept: list[Any] = []
-
-    def bury(self, conn: Any) -> None:
-        self._kept.append(conn)
-
-    def release_all(self) -> None:
-        """At exit: every kept connection is marked closed (its process is long gone)."""
-        kept, self._kept = self._kept, []
-        for conn in kept:
-            compat.forget_connection(conn)
-
-    def sweep(self) -> None:
-        kept, self._kept = self._kept, []
-        for conn in kept:
-            # references: `kept`, this loop's variable, getrefcount's argument
-            if sys.getrefcount(conn) <= 3:
-                compat.forget_connection(conn)
-            else:
-                self._kept.append(conn)
-        del kept
-
-
-_graveyard = _Graveyard()
-sweep_graveyard = _graveyard.sweep
-atexit.register(_graveyard.release_all)
-
-
-def _stops(item: Any, sentinel: object) -> bool:
-    if item is sentinel:
-        return True
-    return isinstance(item, tuple) and len(item) == 2 and compat.is_stop_job(item[1])
+            bury(conn)
 
 
 def worker_of(conn: Any) -> Worker | None:
     """The simulated worker of an aiosqlite connection, if it has one."""
     queue = getattr(conn, "_tx", None)
     return queue.worker if isinstance(queue, JobQueue) else None
+
+
+def _resolve(future: Any, result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
