@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from ._sim import Sim as Sim
     from .faults import Faults as Faults
     from .strategies import PCT as PCT
+    from .strategies import POS as POS
     from .strategies import Exhaustive as Exhaustive
+    from .strategies import Portfolio as Portfolio
     from .strategies import Random as Random
     from .strategies import Strategy as Strategy
 
@@ -58,6 +60,8 @@ _WHERE = {
     "replay": "._explore",
     "Faults": ".faults",
     "PCT": ".strategies",
+    "POS": ".strategies",
+    "Portfolio": ".strategies",
     "Exhaustive": ".strategies",
     "Random": ".strategies",
     "Strategy": ".strategies",
@@ -79,6 +83,7 @@ def __dir__() -> list[str]:
 
 __all__ = (
     "PCT",
+    "POS",
     "DeadlockError",
     "EscapeError",
     "Exhaustive",
@@ -89,6 +94,7 @@ __all__ = (
     "InterleavingError",
     "LivelockError",
     "NondeterminismError",
+    "Portfolio",
     "Random",
     "Run",
     "ScheduleError",

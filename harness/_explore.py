@@ -19,7 +19,7 @@ from time import perf_counter as _wall_clock
 from typing import Any
 
 from ._errors import InterleavingError, NondeterminismError
-from ._parallel import OK, choose_workers, run_schedules
+from ._parallel import OK, choose_workers, fingerprint, run_schedules
 from ._run import Body, Program, RunRecord
 from ._session import Session, divergence
 from ._world import ChoiceKey, RunConfig
@@ -111,7 +111,7 @@ class Run:
     steps: int  # timeline steps (events)
     events: list[Event] = field(repr=False, default_factory=list)
     notes: dict[str, Any] = field(repr=False, default_factory=dict)
-    note: str = ""  # how the token was replayed, when not exactly as recorded (h1 tokens)
+    note: str = ""  # how the token was replayed when not exactly as recorded (h1; trace differs)
 
     @property
     def failed(self) -> bool:
@@ -219,7 +219,7 @@ def explore(
             """Count a schedule that ran; report it if it failed. True: stop exploring."""
             nonlocal ran, shrink_seconds
             ran += 1
-            seen.add(tuple(record.semantic))
+            seen.add(fingerprint(record))  # as the forked processes count them
             if progress is not None:
                 progress(ran, len(failures) + (record.error is not None))
             if record.error is None:

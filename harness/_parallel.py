@@ -160,20 +160,21 @@ def _child(
             try:
                 record = session.run(program, strategy, seeds(index))
             except BaseException:  # a harness error or an outcome: the parent re-runs it
-                kind, fingerprint = RAISED, 0
+                kind, mark = RAISED, 0
             else:
                 if record is None:  # a bounded strategy ran out (not parallel-safe ones)
                     break
                 kind = OK if record.error is None else FAILED
-                fingerprint = _fingerprint(record)
+                mark = fingerprint(record)
             if kind != OK and stop_at is not None:
                 with stop_at.get_lock():  # type: ignore[attr-defined]
                     stop_at.value = min(stop_at.value, index)  # type: ignore[attr-defined]
-            writer.send_bytes(pickle.dumps(Outcome(index, kind, fingerprint)))
+            writer.send_bytes(pickle.dumps(Outcome(index, kind, mark)))
     writer.close()
 
 
-def _fingerprint(record: RunRecord) -> int:
+def fingerprint(record: RunRecord) -> int:
+    """What makes two schedules the same schedule: their deviations (a hash, same in forks)."""
     return hash(tuple(record.semantic))
 
 

@@ -32,7 +32,6 @@ deterministic behaviour.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
 from ._ops import CallOp, Channel, Op, OpState, describe_result
 from ._random import SimRandom
+from ._stuck import describe_stuck
 from ._thirdparty.anyio import ScopeNumbers
 from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
@@ -554,20 +554,9 @@ class World:
 
     # ------------------------------------------------------------- reports
     def stuck_tasks(self) -> str:
-        loop = self.loop
-        if loop is None:
-            return "(no loop)"
-        tasks = sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name())
-        parts = [f"{t.get_name()} at {where(t)}" for t in tasks if not t.done()]
-        pending = [
-            f"{op.channel.name}: {short(op.label, 40)} ({op.state.name.lower()})"
-            for op in self._enabled.values()
-            if isinstance(op, Op)
-        ]
-        text = "; ".join(parts) if parts else "(no task)"
-        if pending:
-            text += "; pending operations: " + "; ".join(pending)
-        return text
+        """The unfinished tasks, where each waits, and the pending operations."""
+        pending = [op for op in self._enabled.values() if isinstance(op, Op)]
+        return describe_stuck(self.loop, pending)
 
 
 _current_task = asyncio.current_task
@@ -598,27 +587,3 @@ def _set_result(future: asyncio.Future[Any], value: Any) -> None:
 def _set_exception(future: asyncio.Future[Any], error: BaseException) -> None:
     if not future.done():
         future.set_exception(error)
-
-
-def where(task: asyncio.Task[Any]) -> str:
-    """Where a task is suspended: its innermost user frame and what it awaits."""
-    coro: Any = task.get_coro()
-    user = inner = None
-    library = (os.path.dirname(asyncio.__file__), os.path.dirname(os.path.abspath(__file__)))
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is not None:
-            inner = frame
-            if (
-                not frame.f_code.co_filename.startswith(library)
-                and "anyio" not in frame.f_code.co_filename
-            ):
-                user = frame
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    if inner is None:
-        return "(not started)"
-    shown = user or inner
-    text = f"{shown.f_code.co_name} ({os.path.basename(shown.f_code.co_filename)}:{shown.f_lineno})"
-    if inner is not shown:
-        text += f" awaiting {inner.f_code.co_qualname}"
-    return text

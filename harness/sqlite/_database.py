@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
 if TYPE_CHECKING:
-    from ._worker import JobOp
+    from ._job import JobOp
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SIDECARS = ("-wal", "-journal")

@@ -1,8 +1,8 @@
 """Scheduling strategies, one per module, behind :class:`Strategy`.
 
-Strategies are looked up by name (``"random"``, ``"pct"``, ``"exhaustive"``)
-or passed as objects. A strategy object is stateful: use a fresh one per
-exploration.
+Strategies are looked up by name (``"portfolio"``, the default, ``"pct"``,
+``"random"``, ``"pos"``, ``"exhaustive"``) or passed as objects. A strategy
+object is stateful: use a fresh one per exploration.
 """
 
 from __future__ import annotations
