@@ -19,6 +19,17 @@ in the same process minutes apart.
 (d) ``scaling`` — a fixed sim stress run with 1 and with 2 xdist workers.
 (e) ``loop`` — the controlled loop vs the stock loop on a pure-asyncio body.
 (f) ``linearizability`` — the operation-testing checker (``benchmarks/linearizability.py``).
+(g) ``parallel`` — the smallest body explored on 1 and on 2 processes (``workers=``), same
+    budget and seed: the ratio, and whether the results are identical.
+(h) ``startup`` — ``python -X importtime`` of the CLI, and a fresh ``harness explore``
+    process per bug (confirmation and shrinking included; shrinking time apart).
+(i) ``fresh`` — per bug: harness end to end in a fresh process (median of several) against
+    real repetition on real aiosqlite, on a quiet machine and under a CPU load this
+    benchmark generates itself (one busy process per CPU, each stopping by itself);
+    medians and spread over repetitions.
+
+Every exploration here runs on one process (``workers=1``) unless it says otherwise.
+The last table lists each target, its measurement and whether it holds.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,10 +82,10 @@ def bench_schedules(quick: bool) -> dict[str, Any]:
     n = 300 if quick else 1500
     out: dict[str, Any] = {}
     for _ in range(2):  # warm up caches and imports
-        harness.explore(smallest_body, schedules=50, strategy="random")
+        harness.explore(smallest_body, schedules=50, strategy="random", workers=1)
     samples = [
         harness.explore(
-            smallest_body, schedules=n, strategy="random", shrink=False
+            smallest_body, schedules=n, strategy="random", shrink=False, workers=1
         ).schedules_per_second
         for _ in range(3)
     ]
@@ -84,7 +96,7 @@ def bench_schedules(quick: bool) -> dict[str, Any]:
 
     samples = [
         harness.explore(
-            in_memory, schedules=n, strategy="random", shrink=False
+            in_memory, schedules=n, strategy="random", shrink=False, workers=1
         ).schedules_per_second
         for _ in range(3)
     ]
@@ -93,7 +105,7 @@ def bench_schedules(quick: bool) -> dict[str, Any]:
         runs = n // 5
         rates = [
             scenario.explore(
-                "reference", strategy="random", schedules=runs, seed=s, shrink=False
+                "reference", strategy="random", schedules=runs, seed=s, shrink=False, workers=1
             ).schedules_per_second
             for s in range(2)
         ]
@@ -144,7 +156,7 @@ def bench_statements(quick: bool) -> dict[str, Any]:
             samples.append(elapsed / count * 1e6)
 
         for _ in range(rounds):
-            harness.explore(body, schedules=1, shrink=False)
+            harness.explore(body, schedules=1, shrink=False, workers=1)
         return _best(samples)
 
     sim_us = simulated()
@@ -170,7 +182,7 @@ def bench_detection(quick: bool) -> dict[str, Any]:
             times, counts = [], []
             for seed in seeds:
                 started = wall()
-                result = scenario.explore(variant, seed=seed, shrink=False)
+                result = scenario.explore(variant, seed=seed, shrink=False, workers=1)
                 times.append(wall() - started)
                 counts.append(result.failures[0].schedule + 1 if result.failed else None)
             real_runs, real_seconds, found = 0, 0.0, False
@@ -260,13 +272,164 @@ def bench_loop(quick: bool) -> dict[str, Any]:
 
     for _ in range(rounds):
         started = wall()
-        harness.explore(body, schedules=1, shrink=False)
+        harness.explore(body, schedules=1, shrink=False, workers=1)
         controlled.append(wall() - started)
     return {
         "stock_seconds": _best(stock),
         "controlled_seconds": _best(controlled),
         "overhead": _best(controlled) / _best(stock),
     }
+
+
+# --------------------------------------------------------------------- (g)
+def bench_parallel(quick: bool) -> dict[str, Any]:
+    n = 600 if quick else 2400
+    harness.explore(smallest_body, schedules=64, workers=2)  # warm up
+    results: dict[int, harness.ExploreResult] = {}
+    seconds: dict[int, float] = {}
+    for workers in (1, 2):
+        samples = []
+        for _ in range(3):
+            started = wall()
+            results[workers] = harness.explore(
+                smallest_body, schedules=n, seed=3, shrink=False, workers=workers
+            )
+            samples.append(wall() - started)
+        seconds[workers] = _best(samples)
+
+    def same(a: harness.ExploreResult, b: harness.ExploreResult) -> bool:
+        return (a.schedules_run, a.distinct_schedules, [f.token for f in a.failures]) == (
+            b.schedules_run,
+            b.distinct_schedules,
+            [f.token for f in b.failures],
+        )
+
+    return {
+        "schedules": n,
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1,
+        "one_process_s": seconds[1],
+        "two_processes_s": seconds[2],
+        "one_process_per_s": n / seconds[1],
+        "two_processes_per_s": n / seconds[2],
+        "speedup": seconds[1] / seconds[2],
+        "identical_results": same(results[1], results[2]),
+    }
+
+
+# --------------------------------------------------------------------- (h)
+def _harness_cli(*args: str) -> tuple[float, str]:
+    started = wall()
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, check=False
+    )
+    return wall() - started, done.stdout + done.stderr
+
+
+def _import_microseconds(module: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = 0
+    for line in done.stderr.splitlines():  # "import time: self | cumulative | name"
+        parts = line.split("|")
+        if len(parts) == 3 and not parts[2].startswith("  "):  # top-level imports only
+            try:
+                total += int(parts[1])
+            except ValueError:
+                continue
+    return total
+
+
+def bench_startup(quick: bool) -> dict[str, Any]:
+    rounds = 3 if quick else 5
+    version = [_harness_cli("--version")[0] for _ in range(rounds)]
+    explore = []
+    shrink = []
+    for _ in range(rounds):
+        seconds, text = _harness_cli("explore", "metadata-lww", "--seed", "1")
+        explore.append(seconds)
+        marker = "confirming and shrinking took "
+        if marker in text:
+            shrink.append(float(text.split(marker, 1)[1].split(" s", 1)[0]))
+    return {
+        "import_harness_cli_ms": _import_microseconds("harness.cli") / 1e3,
+        "import_harness_ms": _import_microseconds("harness") / 1e3,
+        "harness_version_s_median": statistics.median(version),
+        "explore_metadata_lww_s_median": statistics.median(explore),
+        "explore_shrink_s_median": statistics.median(shrink) if shrink else None,
+    }
+
+
+# --------------------------------------------------------------------- (i)
+class CpuLoad:
+    """One busy process per CPU for at most ``seconds``; each stops by itself."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> CpuLoad:
+        code = (
+            f"import time\nend = time.monotonic() + {self.seconds}\n"
+            "while time.monotonic() < end: pass"
+        )
+        count = os.cpu_count() or 1
+        self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait()
+
+
+def _real_until_failure(
+    scenario: Any, variant: str, cap: float, first_seed: int
+) -> tuple[int, float, bool]:
+    runs, started = 0, wall()
+    while wall() - started < cap:
+        runs += 1
+        try:
+            scenario.run_real(variant, seed=first_seed + runs)
+        except AssertionError:
+            return runs, wall() - started, True
+    return runs, wall() - started, False
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def bench_fresh(quick: bool) -> dict[str, Any]:
+    reps = 3 if quick else 5
+    cap = 10.0 if quick else 30.0
+    out: dict[str, Any] = {}
+    for name, scenario in scenarios.REGISTRY.items():
+        for variant in ("original", "naive-fix"):
+            fresh = [
+                _harness_cli("explore", name, "--store", variant, "--seed", str(seed))[0]
+                for seed in range(reps)
+            ]
+            quiet = [_real_until_failure(scenario, variant, cap, 1000 * r) for r in range(reps)]
+            with CpuLoad(seconds=reps * cap + 30):
+                loaded = [
+                    _real_until_failure(scenario, variant, cap, 1000 * r) for r in range(reps)
+                ]
+            out[f"{name}/{variant}"] = {
+                "harness_fresh_s": _spread(fresh),
+                "real_quiet_s": _spread([q[1] for q in quiet]),
+                "real_quiet_runs": _spread([float(q[0]) for q in quiet]),
+                "real_quiet_found": sum(q[2] for q in quiet),
+                "real_loaded_s": _spread([q[1] for q in loaded]),
+                "real_loaded_runs": _spread([float(q[0]) for q in loaded]),
+                "real_loaded_found": sum(q[2] for q in loaded),
+                "repetitions": reps,
+                "cap_s": cap,
+            }
+    return out
 
 
 BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -276,6 +439,9 @@ BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "scaling": bench_scaling,
     "loop": bench_loop,
     "linearizability": bench_linearizability,
+    "parallel": bench_parallel,
+    "startup": bench_startup,
+    "fresh": bench_fresh,
 }
 
 
@@ -331,7 +497,96 @@ def table(results: dict[str, Any]) -> str:
         )
     if "linearizability" in results:
         lines += table_lines(results["linearizability"])
+    if "parallel" in results:
+        p = results["parallel"]
+        lines.append(
+            f"(g) parallel exploration, smallest body, {p['schedules']} schedules: 1 process "
+            f"{p['one_process_per_s']:,.0f}/s, 2 processes {p['two_processes_per_s']:,.0f}/s, "
+            f"speedup {p['speedup']:.2f}x, identical results: {p['identical_results']}"
+        )
+    if "startup" in results:
+        t = results["startup"]
+        shrink = t["explore_shrink_s_median"]
+        lines.append(
+            f"(h) start-up: import harness.cli {t['import_harness_cli_ms']:.0f} ms, "
+            f"`harness --version` {t['harness_version_s_median']:.2f} s, fresh `harness "
+            f"explore metadata-lww` {t['explore_metadata_lww_s_median']:.2f} s "
+            f"(confirming and shrinking {shrink if shrink is not None else '?'} s)"
+        )
+    if "fresh" in results:
+        lines += [
+            "(i) to first detection, median [min-max] of repetitions: a fresh `harness explore`"
+            " process vs real runs on a quiet machine and under CPU load",
+            f"    {'bug':<30} {'harness s':>18} {'real quiet s':>22} {'real loaded s':>22}",
+        ]
+        for bug, row in results["fresh"].items():
+            reps = row["repetitions"]
+            lines.append(
+                f"    {bug:<30} {_cell(row['harness_fresh_s']):>18} "
+                f"{_cell(row['real_quiet_s'], row['real_quiet_found'], reps):>22} "
+                f"{_cell(row['real_loaded_s'], row['real_loaded_found'], reps):>22}"
+            )
+    lines += ["", "targets", *targets(results)]
     return "\n".join(lines)
+
+
+def _cell(spread: dict[str, float], found: int | None = None, reps: int = 0) -> str:
+    """``median [min-max]``; ``2/3 ≥…`` when real runs found the bug in only some repetitions."""
+    text = f"{spread['median']:.2f} [{spread['min']:.2f}-{spread['max']:.2f}]"
+    if found is not None and found < reps:
+        text = f"{found}/{reps} ≥{text}"
+    return text
+
+
+def targets(results: dict[str, Any]) -> list[str]:
+    """Each target of the benchmarks with what was measured and whether it holds."""
+    rows: list[tuple[str, str, bool]] = []
+    if "schedules" in results:
+        rate = results["schedules"]["smallest body"]["schedules_per_s"]
+        rows.append(
+            ("≥ 3,000 schedules/s, smallest body, one process", f"{rate:,.0f}/s", rate >= 3000)
+        )
+    if "statements" in results:
+        ratio = results["statements"]["speedup_vs_real"]
+        rows.append(
+            ("simulated statement ≥ 2x faster than real aiosqlite", f"{ratio:.2f}x", ratio >= 2)
+        )
+    if "parallel" in results:
+        p = results["parallel"]
+        rows.append(
+            (
+                "2 processes ≥ 1.8x one, identical results",
+                f"{p['speedup']:.2f}x on {p['cpus']} CPUs, identical {p['identical_results']}",
+                p["speedup"] >= 1.8 and p["identical_results"],
+            )
+        )
+    if "scaling" in results and "speedup" in results["scaling"]:
+        speed = results["scaling"]["speedup"]
+        rows.append(("2 stress workers ≥ 1.7x one", f"{speed:.2f}x", speed >= 1.7))
+    if "startup" in results:
+        t = results["startup"]
+        share = t["harness_version_s_median"] / t["explore_metadata_lww_s_median"]
+        rows.append(
+            (
+                "`harness explore` dominated by the work, not start-up",
+                f"start-up {share:.0%} of a fresh explore",
+                share < 0.5,
+            )
+        )
+    if "fresh" in results:
+        wins = 0
+        for row in results["fresh"].values():
+            if row["harness_fresh_s"]["median"] * 100 <= row["real_quiet_s"]["median"]:
+                wins += 1
+        total = len(results["fresh"])
+        rows.append(
+            (
+                "bug found ≥ 100x faster than real repetition (quiet machine, fresh process)",
+                f"{wins} of {total} bugs",
+                wins == total,
+            )
+        )
+    return [f"    {'yes' if ok else 'NO '}  {name}: {measured}" for name, measured, ok in rows]
 
 
 def main(argv: list[str] | None = None) -> int:

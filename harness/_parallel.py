@@ -30,6 +30,7 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,15 +66,18 @@ def choose_workers(workers: int | None, schedules: int, strategy: Strategy) -> i
     """How many processes to explore on (``None``: automatic; see the module docstring).
 
     Automatic is every CPU available — one inside a pytest-xdist worker, which
-    is already one of several processes — and never more than one per
+    is already one of several processes, and one in a process that runs other
+    threads (an execnet gateway, a watchdog): a fork copies only the calling
+    thread, and any lock another thread holds stays held in the child — and
+    never more than one per
     :data:`MIN_PER_WORKER` schedules. A strategy that is not ``parallel_safe``
     (exhaustive search, a user's stateful strategy) runs on one process.
     """
     if not getattr(strategy, "parallel_safe", False) or not hasattr(os, "fork"):
         return 1
     if workers is None:
-        if os.environ.get("PYTEST_XDIST_WORKER"):
-            return 1
+        if os.environ.get("PYTEST_XDIST_WORKER") or threading.active_count() > 1:
+            return 1  # already one of several processes; or forking would copy held locks
         workers = cpus()
     return max(1, min(workers, schedules // MIN_PER_WORKER))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 
@@ -94,10 +95,18 @@ def test_the_reference_workload_passes_repeated_runs_on_real_aiosqlite(name: str
 
 
 def test_the_original_flakes_on_real_aiosqlite_too() -> None:
-    # writer-contention's pool of deferred transactions fails on real threads almost always
-    with pytest.raises(AssertionError, match="database is locked"):
-        for seed in range(5):
+    # writer-contention's pool of deferred transactions fails on real threads almost
+    # always, with either of its two bugs (SCENARIOS.md): which one comes first depends
+    # on real timing, so either is the bug; a few hundred clean real runs would be news
+    failures: list[str] = []
+    for seed in range(200):
+        try:
             scenarios.get("writer-contention").run_real("original", seed=seed)
+        except AssertionError as exc:
+            failures.append(str(exc))
+            break
+    assert failures, "200 real runs of writer-contention/original passed"
+    assert re.search(r"database is locked|not an in-order prefix", failures[0]), failures[0]
 
 
 def test_metadata_writes_to_other_keys_are_not_chained_behind_a_pending_key() -> None:

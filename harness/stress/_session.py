@@ -12,13 +12,13 @@ of its runs ended travels to the controller as run events (:mod:`._xdist`).
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ._signals import leave_interrupts_to_the_controller
 from ._spec import Chunk, Spec
 from ._watchdog import Watchdog
 from ._xdist import EventCodec, send_event, workerinput
@@ -33,8 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     data = workerinput(config)
     if data is None or SPEC_KEY not in data:
         return
-    # The controller handles Ctrl-C for the whole session (it reaches the process group).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_interrupts_to_the_controller()
     config.stash[_SPEC] = Spec.from_data(data[SPEC_KEY])
     config.stash[_WATCHDOG] = Watchdog()
 

@@ -26,6 +26,17 @@ SIGNALS = tuple(
 )
 
 
+def leave_interrupts_to_the_controller() -> None:
+    """In a stress worker: ignore Ctrl-C (it reaches the process group; the controller acts).
+
+    Only the main thread may set handlers; a worker that runs in another thread
+    (an execnet socket server executes its session in one) leaves them alone —
+    its controller is on another machine, and the signal never reaches it.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Interrupts:
     """Install the handlers for the duration of a ``with`` block (main thread only)."""
 

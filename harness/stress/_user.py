@@ -61,7 +61,7 @@ from ..report.write import NAMES
 from ._examples import PER_EXAMPLE, OutOfTime, example_dict, with_budget
 from ._ledger import Ledger
 from ._progress import counts_text
-from ._signals import Interrupts
+from ._signals import Interrupts, leave_interrupts_to_the_controller
 from ._spec import Chunk, plan_id
 from ._tracebacks import describe
 from ._watchdog import Watchdog
@@ -201,7 +201,7 @@ class StressPlugin:
         self.idle_deaths = 0
         self.interrupts: Interrupts | None = None
         if self.is_worker:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller handles Ctrl-C
+            leave_interrupts_to_the_controller()
         elif threading.current_thread() is threading.main_thread():
             self.interrupts = Interrupts(self._kill, _stderr(), "harness stress")
             self.interrupts.__enter__()
@@ -523,6 +523,7 @@ class _Exploration:
                 shrink=False,
                 label="",
                 progress=self.progress,
+                workers=1,  # the stress runner's workers are the parallelism
             )
         finally:
             if self.plugin.watchdog is not None:

@@ -199,6 +199,7 @@ def _run_sim(
                 stop_on_first=False,
                 shrink=False,
                 progress=batches,
+                workers=1,  # the stress runner's workers are the parallelism
             )
         except harness.HarnessError as exc:
             # A failure that did not replay identically (NondeterminismError) ends explore():
