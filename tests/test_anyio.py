@@ -168,9 +168,10 @@ def test_harness_runs_a_test_that_anyio_would_run_too(pytester: pytest.Pytester)
             assert sim.now() == 100
         """
     )
-    for mode in ("strict", "auto"):
-        result = pytester.runpytest(f"--anyio-mode={mode}", "-rP")
-        result.assert_outcomes(passed=2)
+    for mode in ("strict", "auto"):  # the ini option: older anyio has no --anyio-mode flag
+        result = pytester.runpytest("-o", f"anyio_mode={mode}", "-rP")
+        outcomes = result.parseoutcomes()  # older anyio also runs the marked test on trio
+        assert outcomes.get("failed", 0) == 0 and outcomes["passed"] >= 2, outcomes
         result.stdout.fnmatch_lines_random(
             ["3 schedules (portfolio, *", "200 schedules (portfolio, *"]
         )

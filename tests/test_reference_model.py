@@ -183,7 +183,7 @@ def test_the_reference_store_passes_generated_scenarios(options: dict[str, Any])
 @pytest.mark.parametrize("options", SIM_OPTIONS)
 def test_the_reference_store_passes_many_generated_scenarios(options: dict[str, Any]) -> None:
     result = lin.explore(
-        SPEC, scenarios=150, schedules=20, seed=11, actors=(2, 3), calls=(1, 4), **options
+        SPEC, scenarios=60, schedules=20, seed=11, actors=(2, 3), calls=(1, 4), **options
     )
     assert not result.failed, result.report
 

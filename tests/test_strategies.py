@@ -19,7 +19,7 @@ def test_each_strategy_explores_distinct_schedules(strategy: str) -> None:
 def _tokens(strategy: str, seed: int) -> list[str]:
     result = harness.explore(
         lww_two_tasks,
-        schedules=200,
+        schedules=60,
         strategy=strategy,
         seed=seed,
         mode="parallel",

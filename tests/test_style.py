@@ -34,3 +34,31 @@ def test_ruff(args: list[str]) -> None:
 def test_mypy_strict() -> None:
     done = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_lowest_versions_ci_pins_are_the_lower_bounds_pyproject_declares() -> None:
+    """.ci/lowest.txt tests exactly the floor users may install (no drift either way)."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads(Path(ROOT, "pyproject.toml").read_text())["project"]
+    floors: dict[str, str] = {}
+    for text in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        requirement = Requirement(text)
+        for spec in requirement.specifier:
+            if spec.operator == ">=":
+                floors[canonicalize_name(requirement.name)] = spec.version
+    pins: dict[str, str] = {}
+    for line in Path(ROOT, ".ci", "lowest.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version
+    assert pins, ".ci/lowest.txt pins nothing"
+    for name, version in pins.items():
+        assert floors.get(name) == version, f"{name}: pinned {version}, floor {floors.get(name)}"
+    for name in ("aiosqlite", "anyio", "hypothesis", "pytest", "pytest-xdist"):
+        assert name in pins, f"harness's dependency {name} is not tested at its floor"
