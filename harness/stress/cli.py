@@ -215,7 +215,7 @@ def _add_stress(sub: Any) -> None:
     st.add_argument("--seed", type=_seed, default=0, metavar="S", help="base seed (default: 0)")
     st.add_argument(
         "--strategy", choices=("portfolio", "pct", "random", "pos"), default="portfolio",
-        help="strategy of the simulated cells (default: pct)",
+        help="strategy of the simulated cells (default: portfolio)",
     )  # fmt: skip
     st.add_argument(
         "--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
