@@ -191,7 +191,7 @@ def test_every_option_shows_its_default_and_every_command_its_exit_codes() -> No
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
     flat = " ".join(help_text.split())  # argparse wraps lines
-    for shown in ("default: both", "default: pct", "default: 0.95", "default: 60", "143"):
+    for shown in ("default: both", "default: portfolio", "default: 0.95", "default: 60", "143"):
         assert shown in flat, shown
 
 
