@@ -120,6 +120,10 @@ class Op:
         """
         return result_key(self.value, self.error)
 
+    def deferred_outcome_key(self) -> Callable[[], tuple[object, ...]]:
+        """:meth:`outcome_key` as a function computed on first use (:func:`deferred_result_key`)."""
+        return deferred_result_key(self.value, self.error)
+
     def outcome(self) -> str:
         """The result, summarised for the timeline."""
         return describe_result(self.outcome_key())
@@ -154,6 +158,40 @@ def result_key(value: Any, error: BaseException | None) -> tuple[object, ...]:
     if isinstance(value, sqlite3.Cursor):
         return ("cursor", value.rowcount)
     return ("value", type(value).__name__, scrub(short(repr(value), 200)))
+
+
+def deferred_result_key(
+    value: Any, error: BaseException | None
+) -> Callable[[], tuple[object, ...]]:
+    """:func:`result_key` computed on first use, and once (most schedules never need it).
+
+    Rows (a list of rows, one row) are formatted later from a shallow copy
+    taken now — rows are tuples or ``sqlite3.Row``, which nothing can change —
+    and keep no cursor alive; every other result is keyed at once (a cursor's
+    rowcount changes as it is used).
+    """
+    if error is None and isinstance(value, list):
+        count, rows = len(value), value[:_ROWS_HASHED]
+
+        def key() -> tuple[object, ...]:
+            return ("rows", count, scrub(", ".join(_row(r) for r in rows)))
+
+    elif error is None and isinstance(value, tuple | sqlite3.Row):
+
+        def key() -> tuple[object, ...]:
+            return ("row", scrub(_row(value)))
+
+    else:
+        now = result_key(value, error)
+        return lambda: now
+    cached: list[tuple[object, ...]] = []
+
+    def once() -> tuple[object, ...]:
+        if not cached:
+            cached.append(key())
+        return cached[0]
+
+    return once
 
 
 def describe_result(key: tuple[object, ...]) -> str:

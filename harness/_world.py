@@ -499,13 +499,14 @@ class World:
             if delay > 0 and self.loop is not None:  # the work slept: its result comes later
                 op.state = OpState.SLEEPING
                 self.loop.call_at(self.loop.time() + delay, self._wake_sleeper, op)
-            outcome = op.outcome_key()
+            outcome = op.deferred_outcome_key()
+            ordinal = op.ordinal
             self.event(
                 channel.name,
                 "fault" if fault else "exec",
-                lambda: f"{op.label} -> {describe_result(outcome)}",
+                lambda: f"{op.label} -> {describe_result(outcome())}",
                 deviation,
-                fields=(op.ordinal, fault, outcome) if op.semantic else None,
+                fields=(lambda: (ordinal, fault, outcome())) if op.semantic else None,
             )
         if channel.serial and channel.blocked is None:
             enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered

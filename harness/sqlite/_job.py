@@ -39,6 +39,12 @@ _IMPLICIT_BEGIN_METHODS = frozenset(
 )
 _COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
+
+
+def _stopped() -> tuple[object, ...]:
+    return ("stopped",)
+
+
 _current_thread = threading.get_ident
 
 
@@ -177,6 +183,11 @@ class JobOp(Op):
         if self.stops or self.value is self.worker.sentinel:
             return ("stopped",)
         return super().outcome_key()
+
+    def deferred_outcome_key(self) -> Callable[[], tuple[object, ...]]:
+        if self.stops or self.value is self.worker.sentinel:
+            return _stopped
+        return super().deferred_outcome_key()
 
     def describe_call(self) -> str:
         if self.fn is None and not self.stops:
