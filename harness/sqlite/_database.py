@@ -31,6 +31,7 @@ the schedule ends.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -165,6 +166,14 @@ def _host_file(workdir: str, path: str, create: bool) -> _HostFile:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _private_name(key: str) -> str:
+    """The private file's name for a host file: readable stem, and a digest of the whole key."""
+    stem = _UNSAFE.sub("_", os.path.basename(key)).strip("_")[-60:] or "db"
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=4)
+    return f"{stem}-{digest.hexdigest()}"
+
+
 class Databases:
     """The databases of one schedule, by key (see the module docstring)."""
 
@@ -214,9 +223,7 @@ class Databases:
         db = self.by_key.get(key)
         if db is not None:
             return db
-        stem = _UNSAFE.sub("_", os.path.basename(key)).strip("_")[-60:] or "db"
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=4)
-        private = os.path.join(self.workdir, f"{self.prefix}{stem}-{digest.hexdigest()}")
+        private = os.path.join(self.workdir, f"{self.prefix}{_private_name(key)}")
         if not directory or (not create and not exists):
             # the user's directory (or read-only file) does not exist: let SQLite fail itself
             private = os.path.join(self.workdir, "no-such-directory", os.path.basename(private))
