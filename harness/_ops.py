@@ -23,6 +23,7 @@ import asyncio
 import enum
 import sqlite3
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from ._context import current_world
@@ -107,6 +108,9 @@ class Op:
     semantic = True
     """Whether its events are semantic (hashed, anchors): False for aiosqlite's own plumbing."""
 
+    delay = 0.0
+    """Virtual seconds the work slept when it ran (pool work's ``time.sleep``; see CallOp)."""
+
     def signature(self) -> tuple[object, ...]:
         """What was asked, as plain values (the semantic fields of its submit event)."""
         return ("call", self.label)
@@ -163,35 +167,31 @@ def result_key(value: Any, error: BaseException | None) -> tuple[object, ...]:
 def deferred_result_key(
     value: Any, error: BaseException | None
 ) -> Callable[[], tuple[object, ...]]:
-    """:func:`result_key` computed on first use, and once (most schedules never need it).
+    """:func:`result_key` computed on first use (most schedules never need it).
 
     Rows (a list of rows, one row) are formatted later from a shallow copy
-    taken now — rows are tuples or ``sqlite3.Row``, which nothing can change —
-    and keep no cursor alive; every other result is keyed at once (a cursor's
-    rowcount changes as it is used).
+    taken now — rows are tuples or ``sqlite3.Row``, which nothing can change,
+    so every call gives the same key — and keep no cursor alive; every other
+    result is keyed at once (a cursor's rowcount changes as it is used).
     """
-    if error is None and isinstance(value, list):
-        count, rows = len(value), value[:_ROWS_HASHED]
+    if error is None:
+        if type(value) is list:
+            return partial(_rows_key, len(value), value[:_ROWS_HASHED])
+        if isinstance(value, tuple | sqlite3.Row):
+            return partial(_row_key, value)
+    return partial(_same, result_key(value, error))
 
-        def key() -> tuple[object, ...]:
-            return ("rows", count, scrub(", ".join(_row(r) for r in rows)))
 
-    elif error is None and isinstance(value, tuple | sqlite3.Row):
+def _rows_key(count: int, rows: list[Any]) -> tuple[object, ...]:
+    return ("rows", count, scrub(", ".join(_row(r) for r in rows)))
 
-        def key() -> tuple[object, ...]:
-            return ("row", scrub(_row(value)))
 
-    else:
-        now = result_key(value, error)
-        return lambda: now
-    cached: list[tuple[object, ...]] = []
+def _row_key(value: Any) -> tuple[object, ...]:
+    return ("row", scrub(_row(value)))
 
-    def once() -> tuple[object, ...]:
-        if not cached:
-            cached.append(key())
-        return cached[0]
 
-    return once
+def _same(key: tuple[object, ...]) -> tuple[object, ...]:
+    return key
 
 
 def describe_result(key: tuple[object, ...]) -> str:

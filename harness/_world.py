@@ -35,6 +35,7 @@ import asyncio
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
@@ -157,7 +158,7 @@ class World:
 
     def current_actor(self) -> str:
         loop = self.loop
-        if loop is None or not loop.is_running():
+        if loop is None or loop._thread_id is None:  # not running (BaseEventLoop.is_running)
             return "loop"
         task = _current_task(loop)
         if task is None:
@@ -226,8 +227,8 @@ class World:
         self.event(
             submitter,
             "submit",
-            lambda: f"{name}: {op.label}",
-            fields=(lambda: (name, op.ordinal, op.signature())) if op.semantic else None,
+            partial(_submit_text, name, op),
+            fields=partial(_submit_fields, name, op) if op.semantic else None,
         )
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next
@@ -495,18 +496,17 @@ class World:
             if op.deadline_handle is not None:
                 op.deadline_handle.cancel()
                 op.deadline_handle = None
-            delay = getattr(op, "delay", 0.0)
+            delay = op.delay
             if delay > 0 and self.loop is not None:  # the work slept: its result comes later
                 op.state = OpState.SLEEPING
                 self.loop.call_at(self.loop.time() + delay, self._wake_sleeper, op)
             outcome = op.deferred_outcome_key()
-            ordinal = op.ordinal
             self.event(
                 channel.name,
                 "fault" if fault else "exec",
-                lambda: f"{op.label} -> {describe_result(outcome())}",
+                partial(_exec_text, op, outcome),
                 deviation,
-                fields=(lambda: (ordinal, fault, outcome())) if op.semantic else None,
+                fields=partial(_exec_fields, op.ordinal, fault, outcome) if op.semantic else None,
             )
         if channel.serial and channel.blocked is None:
             enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered
@@ -545,10 +545,7 @@ class World:
         self.event(
             channel.name,
             "deliver",
-            lambda: (
-                f"{short(op.label, 50)} -> {submitter}"
-                + (" (dropped: the awaiting task was cancelled)" if dropped else "")
-            ),
+            partial(_deliver_text, op, submitter, dropped),
             deviation,
             fields=(op.ordinal, submitter, dropped) if op.semantic else None,
         )
@@ -578,6 +575,31 @@ def choice_key(alt: Alternative) -> ChoiceKey:
     if isinstance(target, Delivery):
         return (alt.kind.value, target.shown, target.ordinal, None)
     return (alt.kind.value, alt.actor, target if isinstance(target, int) else 0, alt.fault)
+
+
+# Timeline texts and semantic fields of the three events of every operation, computed
+# on first use (partials, not closures: no cells to build on the hot path).
+def _submit_text(name: str, op: Op) -> str:
+    return f"{name}: {op.label}"
+
+
+def _submit_fields(name: str, op: Op) -> Fields:
+    return (name, op.ordinal, op.signature())
+
+
+def _exec_text(op: Op, outcome: Callable[[], tuple[object, ...]]) -> str:
+    return f"{op.label} -> {describe_result(outcome())}"
+
+
+def _exec_fields(
+    ordinal: int, fault: str | None, outcome: Callable[[], tuple[object, ...]]
+) -> Fields:
+    return (ordinal, fault, outcome())
+
+
+def _deliver_text(op: Op, submitter: str, dropped: bool) -> str:
+    dropped_note = " (dropped: the awaiting task was cancelled)" if dropped else ""
+    return f"{short(op.label, 50)} -> {submitter}{dropped_note}"
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

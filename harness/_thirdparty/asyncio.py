@@ -31,9 +31,11 @@ from typing import Any
 
 SUPPORTED = ("3.11", "3.12", "3.13")
 _TASKS_FILE = os.path.normcase(os.path.abspath(asyncio.tasks.__file__))
-_TASK_TYPES: tuple[type, ...] = tuple(
+TASK_TYPES: tuple[type, ...] = tuple(
     t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask", None)) if isinstance(t, type)
 )
+"""The task classes (C and pure Python): a ready handle whose callback's ``__self__``
+is one of them runs a task step (see :func:`task_of`)."""
 
 
 def created_by_wait_for() -> bool:
@@ -56,7 +58,7 @@ def created_by_wait_for() -> bool:
 def task_of(handle: asyncio.Handle) -> Any | None:
     """The Task whose step a ready handle runs, or None for any other callback."""
     owner = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
-    return owner if isinstance(owner, _TASK_TYPES) else None
+    return owner if isinstance(owner, TASK_TYPES) else None
 
 
 _FACTORY_TAKES_NAME: dict[object, bool] = {}

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
-from .._ops import Op
+from .._ops import Op, deferred_result_key
 from .._thirdparty import aiosqlite as compat
 from ..faults import fault_error
 from ..trace import scrub, short
@@ -107,24 +107,32 @@ class JobOp(Op):
             self.stops = True
         else:
             future, function = item
-        if isinstance(function, functools.partial):
-            fn, args, kwargs = function.func, function.args, dict(function.keywords)
+        label: str | None = None
+        if type(function) is functools.partial:  # aiosqlite's _execute: a call on its thread
+            fn, args, kwargs = function.func, function.args, function.keywords
+            method = getattr(fn, "__name__", "call")
+            owner = getattr(fn, "__self__", None)
+            on_cursor = isinstance(owner, sqlite3.Cursor)
+            if function is worker.connector:
+                self.connects = True
+                label = "connect"
+            elif method == "close" and isinstance(owner, sqlite3.Connection):
+                self.closes = True
+                label = "close"
         else:
             fn, args, kwargs = function, (), {}
-        method = getattr(fn, "__name__", "call")
-        owner = getattr(fn, "__self__", None)
-        on_cursor = isinstance(owner, sqlite3.Cursor)
-        if function is not None and function is worker.connector:
-            self.connects = True
-            label: str | None = "connect"
-        elif self.stops or compat.is_stop_job(function):
-            self.stops = True
-            label = "stop worker"
-        elif method == "close" and isinstance(owner, sqlite3.Connection):
-            self.closes = True
-            label = "close"
-        else:
-            label = None
+            method = getattr(fn, "__name__", "call")
+            owner = getattr(fn, "__self__", None)
+            on_cursor = isinstance(owner, sqlite3.Cursor)
+            if function is not None and function is worker.connector:
+                self.connects = True
+                label = "connect"
+            elif self.stops or compat.is_stop_job(function):
+                self.stops = True
+                label = "stop worker"
+            elif method == "close" and isinstance(owner, sqlite3.Connection):
+                self.closes = True
+                label = "close"
         if method in _SQL_METHODS and args and type(args[0]) is str:
             stmt = classify(args[0])
         elif method == "commit" and not on_cursor:
@@ -142,7 +150,7 @@ class JobOp(Op):
         self.on_cursor = on_cursor
         self.fn: Callable[..., Any] | None = fn
         self.args = args
-        self.kwargs = kwargs
+        self.kwargs = kwargs  # a partial's own dict: the job is its only user from now on
         self.method = method
         self.stmt = stmt
 
@@ -187,7 +195,7 @@ class JobOp(Op):
     def deferred_outcome_key(self) -> Callable[[], tuple[object, ...]]:
         if self.stops or self.value is self.worker.sentinel:
             return _stopped
-        return super().deferred_outcome_key()
+        return deferred_result_key(self.value, self.error)
 
     def describe_call(self) -> str:
         if self.fn is None and not self.stops:

@@ -35,6 +35,7 @@ recorded, so exploration stops with it even if the body swallows it.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._context import current_world
@@ -64,15 +65,13 @@ class JobQueue:
     Only the worker takes jobs: ``get`` is refused.
     """
 
-    __slots__ = ("__weakref__", "_worker")
+    __slots__ = ("__weakref__", "_worker", "put_nowait")
 
     def __init__(self, worker: Worker) -> None:
         self._worker = worker
+        self.put_nowait: Callable[[Any], None] = worker.put  # aiosqlite's hot path, direct
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        self._worker.put(item)
-
-    def put_nowait(self, item: Any) -> None:
         self._worker.put(item)
 
     def qsize(self) -> int:
@@ -127,6 +126,14 @@ class Worker:
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:
         world = current_world()
+        if (
+            world is self.world
+            and self.generation == world.generation
+            and world.loop is not None
+            and not self.stopped
+        ):
+            world.submit(JobOp(self, item))  # the common case: this schedule's live worker
+            return
         stale = world is not self.world or self.generation != world.generation
         if stale or self.dead:
             if world is self.world and world.abandoning:  # a crash is closing the tasks
@@ -144,6 +151,9 @@ class Worker:
             else:
                 where = "the process that crashed and used after it"
             raise self._stale(world, where)
+        self._submit(world, item)
+
+    def _submit(self, world: World, item: Any) -> None:
         op = JobOp(self, item)
         if self.stopped:  # a stopped thread takes no jobs: the future never resolves
             world.event(
