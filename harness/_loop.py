@@ -201,6 +201,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         ntodo = len(ready)
         chaos = self._chaos
         task_types = asyncio_compat.TASK_TYPES
+        bound_types = asyncio_compat.BOUND_METHOD_TYPES
         budget = world.config.max_steps
         for i in range(ntodo):
             if i and enabled:
@@ -214,7 +215,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
             world.steps += 1
             if world.steps > budget:
                 world.count_step()  # raises LivelockError
-            task = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
+            callback = handle._callback  # type: ignore[attr-defined]
+            task = callback.__self__ if type(callback) in bound_types else None
             # task_of(handle), inline: a task step is what a decision's "turn" anchor counts
             if isinstance(task, task_types) and (not world.helpers or task not in world.helpers):
                 world.turns += 1

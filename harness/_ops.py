@@ -153,6 +153,8 @@ def result_key(value: Any, error: BaseException | None) -> tuple[object, ...]:
     if error is not None:
         code = getattr(error, "sqlite_errorcode", None)
         return ("error", type(error).__name__, code, scrub(str(error)))
+    if type(value) is sqlite3.Cursor:  # the commonest result (execute): checked first
+        return ("cursor", value.rowcount)
     if value is None or isinstance(value, sqlite3.Connection):
         return ("ok",)
     if isinstance(value, list):

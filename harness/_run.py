@@ -115,7 +115,8 @@ def run_schedule(
         error, notes, crashes = _run_incarnations(world, program)
     finally:
         leave()
-        layer_of(world).cleanup()
+        if "sqlite" in world.extensions:  # a body that opened no database has no layer
+            layer_of(world).cleanup()
         world.loop = None
     if world.escapes:
         raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")

@@ -46,8 +46,12 @@ class Sim:
         self._world = world
         self.bus = Bus(world)
         self.notes = notes
-        self.random: random.Random = world.random
         self.crashes = crashes  # how many times the process crashed before this incarnation
+
+    @property
+    def random(self) -> random.Random:
+        """The schedule's ``random.Random`` (seeded by the schedule; draws are in the timeline)."""
+        return self._world.random
 
     def connect(self, database: str | bytes | os.PathLike[str], **kwargs: Any) -> Any:
         """``aiosqlite.connect`` (it is aiosqlite's own): ``await`` it or use ``async with``.

@@ -106,7 +106,7 @@ class World:
         self.strategy = strategy
         self.sim_seed = sim_seed
         self.workdir = workdir
-        self.random: random.Random = SimRandom(sim_seed, self)
+        self._random: random.Random | None = None  # sim.random, seeded on first use
         self.decisions: list[tuple[int, int]] = []
         self.decision_keys: list[ChoiceKey] = []  # what each choice took (see choice_key)
         self.deviations: list[Deviation] = []  # the non-default decisions, by meaning
@@ -141,6 +141,14 @@ class World:
         self._cache: list[Alternative] = []
         self.loop: ControlledLoop | None = None
         self._executor = Channel("pool", serial=False)
+
+    @property
+    def random(self) -> random.Random:
+        """``sim.random``: seeded with the schedule's seed when first used (most never are)."""
+        rng = self._random
+        if rng is None:
+            rng = self._random = SimRandom(self.sim_seed, self)
+        return rng
 
     # ----------------------------------------------------------------- naming
     def new_id(self) -> int:
@@ -570,11 +578,12 @@ def choice_key(alt: Alternative) -> ChoiceKey:
     choice indices, which is what the shrinker needs.
     """
     target = alt.target
+    kind: str = alt.kind._value_  # Kind.value without enum's descriptor (a hot path)
     if isinstance(target, Op):
-        return (alt.kind.value, target.channel.name, target.ordinal, alt.fault)
+        return (kind, target.channel.name, target.ordinal, alt.fault)
     if isinstance(target, Delivery):
-        return (alt.kind.value, target.shown, target.ordinal, None)
-    return (alt.kind.value, alt.actor, target if isinstance(target, int) else 0, alt.fault)
+        return (kind, target.shown, target.ordinal, None)
+    return (kind, alt.actor, target if isinstance(target, int) else 0, alt.fault)
 
 
 # Timeline texts and semantic fields of the three events of every operation, computed

@@ -56,13 +56,19 @@ def version() -> str:
 
 def is_connection(obj: object) -> bool:
     """Whether ``obj`` is an ``aiosqlite.Connection`` (of any loaded copy of aiosqlite)."""
-    core = _core()
-    cls = getattr(core, "Connection", None) if core is not None else None
-    if cls is not None and isinstance(obj, cls):
-        return True
-    return any(
-        klass.__name__ == "Connection" and klass.__module__ == _CORE for klass in type(obj).__mro__
-    )
+    kind = type(obj)
+    known = _CONNECTION_TYPES.get(kind)
+    if known is None:  # a property of the class alone: asked once per class
+        core = _core()
+        cls = getattr(core, "Connection", None) if core is not None else None
+        known = (cls is not None and issubclass(kind, cls)) or any(
+            klass.__name__ == "Connection" and klass.__module__ == _CORE for klass in kind.__mro__
+        )
+        _CONNECTION_TYPES[kind] = known
+    return known
+
+
+_CONNECTION_TYPES: dict[type, bool] = {}
 
 
 def _is_worker_target(target: object) -> bool:
@@ -102,12 +108,21 @@ def stop_sentinel_of(conn: Any) -> object:
     ``sys.modules`` restore, a connection may come from an aiosqlite that is no
     longer the one importable by name (0.19 has no sentinel: a fresh object).
     """
-    for klass in type(conn).__mro__:
-        init = klass.__dict__.get("__init__")
-        module_globals = getattr(init, "__globals__", None)
-        if module_globals is not None and module_globals.get("__name__") == _CORE:
-            return module_globals.get("_STOP_RUNNING_SENTINEL", _NO_SENTINEL)
-    return _NO_SENTINEL
+    kind = type(conn)
+    sentinel = _SENTINELS.get(kind)
+    if sentinel is None:  # the class's module's constant: looked up once per class
+        sentinel = _NO_SENTINEL
+        for klass in kind.__mro__:
+            init = klass.__dict__.get("__init__")
+            module_globals = getattr(init, "__globals__", None)
+            if module_globals is not None and module_globals.get("__name__") == _CORE:
+                sentinel = module_globals.get("_STOP_RUNNING_SENTINEL", _NO_SENTINEL)
+                break
+        _SENTINELS[kind] = sentinel
+    return sentinel
+
+
+_SENTINELS: dict[type, object] = {}
 
 
 NO_SENTINEL = _NO_SENTINEL = object()

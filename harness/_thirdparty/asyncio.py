@@ -27,6 +27,7 @@ import asyncio.tasks
 import inspect
 import os
 import sys
+import types
 from typing import Any
 
 SUPPORTED = ("3.11", "3.12", "3.13")
@@ -47,18 +48,27 @@ def created_by_wait_for() -> bool:
         if frame is None:
             return False
         code = frame.f_code
-        if code.co_name == "wait_for" and (
-            os.path.normcase(os.path.abspath(code.co_filename)) == _TASKS_FILE
+        if code is _WAIT_FOR_CODE or (
+            code.co_name == "wait_for"
+            and os.path.normcase(os.path.abspath(code.co_filename)) == _TASKS_FILE
         ):
             return True
         frame = frame.f_back
     return False
 
 
+_WAIT_FOR_CODE = getattr(asyncio.tasks.wait_for, "__code__", None)  # the usual case, at once
+
+
 def task_of(handle: asyncio.Handle) -> Any | None:
     """The Task whose step a ready handle runs, or None for any other callback."""
-    owner = getattr(handle._callback, "__self__", None)  # type: ignore[attr-defined]
+    callback = handle._callback  # type: ignore[attr-defined]
+    owner = callback.__self__ if type(callback) in BOUND_METHOD_TYPES else None
     return owner if isinstance(owner, TASK_TYPES) else None
+
+
+BOUND_METHOD_TYPES = (types.BuiltinMethodType, types.MethodType)
+"""What a task step's callback is (``task.__step``/``__wakeup``, C or Python): a bound method."""
 
 
 _FACTORY_TAKES_NAME: dict[object, bool] = {}

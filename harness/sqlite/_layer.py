@@ -91,8 +91,11 @@ class SqliteLayer:
                 if old.world is not self.world
                 else "the process that crashed and awaited again after it",
             )
-        database = compat.database_of(compat.connector_of(conn))
-        worker = Worker(self, conn, self.world.unique_name(display_name(database)))
+        connector = compat.connector_of(conn)
+        database = compat.database_of(connector)
+        worker = Worker(
+            self, conn, self.world.unique_name(display_name(database)), connector, database
+        )
         pending = _drain(jobs)
         compat.set_job_queue(conn, JobQueue(worker))
         self.workers.append(worker)

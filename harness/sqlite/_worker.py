@@ -96,16 +96,17 @@ class JobQueue:
 class Worker:
     """The simulated worker thread of one aiosqlite connection (see the module docstring)."""
 
-    def __init__(self, layer: Any, conn: Any, name: str) -> None:
+    def __init__(
+        self, layer: Any, conn: Any, name: str, connector: Any, database: str | None
+    ) -> None:
         self.layer = layer
         self.world: World = layer.world
         self.generation = self.world.generation
         self.name = name
         self.channel = Channel(name, serial=self.world.config.mode == "fifo")
         self._conn = weakref.ref(conn)  # the queue must not keep the connection alive
-        self.connector = compat.connector_of(conn)
+        self.connector = connector  # compat.connector_of(conn); database: what it opens
         self.sentinel = compat.stop_sentinel_of(conn)
-        database = compat.database_of(self.connector)
         self.is_file = database not in (None, ":memory:", "") or bool(
             database and database.startswith("file:")
         )
