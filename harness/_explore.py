@@ -25,7 +25,7 @@ from ._session import Session, divergence
 from ._world import ChoiceKey, RunConfig
 from .faults import Faults
 from .shrink import same_failure, shrink_schedule
-from .strategies import Strategy, by_name
+from .strategies import Exhaustive, Strategy, by_name
 from .tokens import Schedule, harness_version, python_version
 from .trace import Event, decode_token, format_timeline
 
@@ -77,11 +77,20 @@ class ExploreResult:
         return bool(self.failures)
 
     proved_bound: int | None = None  # exhaustive search: the bound it covered completely
+    proved_complete: bool = False  # exhaustive search without a bound covered every schedule
 
     @property
     def proof(self) -> str | None:
-        """What a complete bounded search proved ("every schedule with at most 2 …"), or None."""
-        if self.failed or not self.exhausted or self.proved_bound is None:
+        """What a complete exhaustive search proved ("every schedule with at most 2 …"), or None."""
+        if self.failed or not self.exhausted:
+            return None
+        if self.proved_complete:
+            return (
+                "every schedule passes (steps that provably commute — statements on different "
+                "database files, reads no writer can block, a statement and another "
+                "connection's delivery — were explored in one order)"
+            )
+        if self.proved_bound is None:
             return None
         return (
             f"every schedule with at most {self.proved_bound} deviation"
@@ -281,6 +290,7 @@ def explore(
         schedules_budget=schedules,
         shrink_seconds=shrink_seconds,
         proved_bound=getattr(strat, "bound", None) if exhausted else None,
+        proved_complete=exhausted and isinstance(strat, Exhaustive) and strat.bound is None,
     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from functools import partial
 from typing import Any
 
@@ -114,6 +114,18 @@ class Op:
     def signature(self) -> tuple[object, ...]:
         """What was asked, as plain values (the semantic fields of its submit event)."""
         return ("call", self.label)
+
+    def footprint(self) -> Hashable | None:
+        """What executing it now touches, when that is only a database (None: anything).
+
+        Used by :meth:`harness._world.World.commute`; the default is the
+        conservative answer.
+        """
+        return None
+
+    def commutes(self, other: Op) -> bool:
+        """Whether executing it and ``other`` (another channel's) commute now."""
+        return False
 
     def outcome_key(self) -> tuple[object, ...]:
         """The result as plain values (semantic), taken at once.

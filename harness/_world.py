@@ -342,7 +342,9 @@ class World:
             anchor = (self.semantic_events, self.offers, self.turns)
             try:
                 index = self.strategy.choose(
-                    ChoicePoint(len(self.decisions), alts, not ready, anchor)
+                    ChoicePoint(
+                        len(self.decisions), alts, not ready, anchor, self.commute, choice_key
+                    )
                 )
             except HarnessError:
                 raise
@@ -368,6 +370,37 @@ class World:
         self.count_step()
         self._perform(alt, index != 0)
         return False
+
+    def commute(self, a: Alternative, b: Alternative) -> bool:
+        """Whether taking ``a`` then ``b`` now provably ends as ``b`` then ``a`` (conservative).
+
+        True only for two steps of different connections' workers where:
+
+        * one executes a statement and the other delivers a result: a delivery
+          only posts the awaiting task's wake-up to the loop, and executing a
+          plain statement (see ``Op.footprint``) touches only SQLite and its own
+          operation — never the loop;
+        * both execute statements (``Op.commutes``): on different database files
+          where at most one of them could have to wait for a lock (two waits
+          would start two busy-timeout timers whose order is the order taken),
+          or both read the same database and no connection to it holds a write
+          transaction (so neither read can wait).
+
+        Everything else is dependent: running a callback (arbitrary Python),
+        two deliveries (their order is the loop's ready order), notifications,
+        faults, crashes, connects and closes, any step of a connection with user
+        hooks or functions, scripts, ATTACH, pragmas, and pool jobs.
+        """
+        kinds = (a.kind, b.kind)
+        if not (kinds[0] in _COMMUTING and kinds[1] in _COMMUTING) or kinds == _TWO_DELIVERIES:
+            return False
+        x, y = a.target, b.target
+        if not isinstance(x, Op) or not isinstance(y, Op) or x.channel is y.channel:
+            return False
+        if a.kind is Kind.EXEC and b.kind is Kind.EXEC:
+            return x.commutes(y)
+        executed = x if a.kind is Kind.EXEC else y
+        return executed.footprint() is not None
 
     def record_deviation(self, anchor: tuple[int, int, int], key: ChoiceKey) -> None:
         kind, target, ordinal, fault = key
@@ -566,6 +599,8 @@ class World:
 
 
 _current_task = asyncio.current_task
+_COMMUTING = (Kind.EXEC, Kind.DELIVER)
+_TWO_DELIVERIES = (Kind.DELIVER, Kind.DELIVER)
 
 ChoiceKey = tuple[str, str, int, str | None]
 

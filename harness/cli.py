@@ -45,6 +45,18 @@ _positive = int_at_least(1)
 _seed = int_at_least(0)
 
 
+def _bound(text: str) -> int | None:
+    """``--bound``: a deviation bound, or ``none`` for the complete search."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return _seed(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer or 'none', got {text!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="harness",
@@ -122,9 +134,10 @@ def _add_explore(sub: Any) -> None:
     )
     ex.add_argument(
         "--bound",
-        type=_seed,
+        type=_bound,
         default=2,
-        help="deviation bound for --strategy exhaustive (default: 2)",
+        help="deviation bound for --strategy exhaustive (default: 2); 'none': every schedule, "
+        "each order of commuting steps once",
     )
     ex.add_argument(
         "--no-shrink", action="store_true", help="report the failure unshrunk (default: shrink)"

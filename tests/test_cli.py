@@ -246,3 +246,13 @@ def test_a_malformed_real_run_id_is_one_line_and_exit_2(
     status, _ = run("replay", token)
     err = capsys.readouterr().err
     assert status == 2 and err.startswith("harness: error: ") and err.count("\n") == 1
+
+
+def test_explore_complete_search_with_bound_none_and_a_bad_bound() -> None:
+    status, out = run(
+        "explore", "metadata-lww", "--store", "reference", "--strategy", "exhaustive",
+        "--bound", "none", "--schedules", "3",
+    )  # fmt: skip
+    assert status == 0 and "no failure in 3 schedules" in out
+    status, out = run("explore", "writer-contention", "--strategy", "exhaustive", "--bound", "x")
+    assert status == 2

@@ -38,6 +38,18 @@ _IMPLICIT_BEGIN_METHODS = frozenset(
     {"execute", "executemany", "_execute_insert", "_execute_fetchall"}
 )
 _COMMIT = Statement("COMMIT", False, False, True, False, False, False, False)
+_PLAIN_KEYWORDS = frozenset(
+    {
+        *("SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"),
+        *("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"),
+        *("CREATE", "DROP", "ALTER"),
+    }
+)
+"""Statements whose effects stay in their connection's database (no ATTACH, VACUUM INTO, ...)."""
+_PLAIN_CALLS = frozenset(
+    {"commit", "rollback", "cursor", "close", "fetchone", "fetchmany", "fetchall"}
+)
+"""Jobs that are not statements and install nothing in SQLite; any other taints the connection."""
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 
 
@@ -220,6 +232,68 @@ class JobOp(Op):
             return ("busy",)
         return ()
 
+    # -------------------------------------------------------- commutation
+    def footprint(self) -> tuple[object, bool] | None:
+        """``(database, read only)`` when executing now touches only that database.
+
+        None (touches anything) unless it is one plain statement (see
+        ``_PLAIN_KEYWORDS``; no pragma, script, ``random()``, or parameters other
+        than a tuple, list or dict) on an open connection that no job gave user
+        code (hooks, functions, extensions) and that is not a shared-cache
+        memory database (whose table locks harness does not reason about).
+        """
+        stmt = self.stmt
+        if stmt is NOT_SQL or stmt.special or self.method in ("executescript", "executemany"):
+            return None
+        if stmt is not _COMMIT:
+            args = self.args
+            if stmt.keyword not in _PLAIN_KEYWORDS or "random" in args[0].lower():
+                return None
+            if self.kwargs or (len(args) > 1 and type(args[1]) not in (tuple, list, dict)):
+                return None
+        rc = self.worker.real
+        if rc is None or rc.real is None or rc.hooks is None or rc.tainted:
+            return None
+        db = rc.db
+        if db is None:
+            return (("private", id(rc)), True)  # its own memory database: touches no other
+        if db.path is None:
+            return None
+        return (db.key, stmt.keyword == "SELECT" and not stmt.write)
+
+    def commutes(self, other: Op) -> bool:
+        """Different databases where at most one may wait; or two reads no writer can block."""
+        if not isinstance(other, JobOp):
+            return False
+        mine, theirs = self.footprint(), other.footprint()
+        if mine is None or theirs is None:
+            return False
+        if mine[0] != theirs[0]:
+            return not (self._may_wait() and other._may_wait())
+        db = self.worker.real.db if self.worker.real is not None else None
+        return mine[1] and theirs[1] and db is not None and not self._writer_on(db)
+
+    def _may_wait(self) -> bool:
+        """Another open connection shares this job's database file (it might hold a lock)."""
+        mine = self.worker.real
+        db = mine.db if mine is not None else None
+        if db is None or db.path is None:
+            return False
+        return any(rc is not mine and rc.db is db and rc.real is not None for rc in self._reals())
+
+    def _writer_on(self, db: Any) -> bool:
+        """Some connection holds a write transaction on ``db``, or a statement waits there."""
+        if db.waiters:
+            return True
+        return any(
+            rc.db is db and rc.real is not None and rc.txn_state() == TXN_WRITE
+            for rc in self._reals()
+        )
+
+    def _reals(self) -> list[RealConnection]:
+        reals: list[RealConnection] = self.worker.layer.reals
+        return reals
+
     # ---------------------------------------------------------------- run
     def run(self, fault: str | None) -> bool:
         worker = self.worker
@@ -336,6 +410,12 @@ class JobOp(Op):
         method = self.method
         if method.startswith("set_") and self.error is None:
             rc.track(method, self.args)
+        stmt = self.stmt
+        if stmt is NOT_SQL:
+            if method not in _PLAIN_CALLS and not (self.closes or self.stops):
+                rc.tainted = True  # user code in SQLite, or a call harness cannot see into
+        elif method == "executescript" or stmt.keyword in ("ATTACH", "DETACH"):
+            rc.tainted = True  # now it may touch other databases
         if self.closes or self.stops or (self.stmt is NOT_SQL and not self.on_cursor):
             was_open = rc.transaction_task is not None
             db = rc.db

@@ -70,6 +70,7 @@ class RealConnection:
         "pending_notifies",
         "real",
         "sync",
+        "tainted",
         "thread_slot",
         "timeout_ms",
         "tracked",
@@ -92,6 +93,7 @@ class RealConnection:
         self.thread_slot = thread_slot(real)
         self.owner_thread = threading.get_ident()
         self.sync = False  # opened by the body itself, not by an aiosqlite worker
+        self.tainted = False  # a job installed Python code in SQLite (hooks, functions, ...)
 
     # ------------------------------------------------------------ threads
     def belong_to(self, thread_id: int) -> None:

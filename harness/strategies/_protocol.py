@@ -24,7 +24,7 @@ randomness, no clocks). That is what makes exploration reproducible.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -72,9 +72,16 @@ class ChoicePoint:
     would block in the real world. ``anchor`` locates the point by meaning:
     ``(semantic events so far, choice points since the last one, task steps
     since the last one)`` — what a semantic token records (``harness.tokens``).
+
+    Two engine services, for strategies that reduce by commutation (None when
+    the engine offers none): ``identity(alt)`` names what an alternative does
+    independently of its index and of this point ("execute the 3rd job of
+    app.db#2"), and ``commute(a, b)`` is True only when taking ``a`` then
+    ``b`` from here provably reaches the same state as ``b`` then ``a`` (see
+    ``harness._world.World.commute`` for what it relies on).
     """
 
-    __slots__ = ("alternatives", "anchor", "idle", "index")
+    __slots__ = ("alternatives", "anchor", "commute", "identity", "idle", "index")
 
     def __init__(
         self,
@@ -82,11 +89,15 @@ class ChoicePoint:
         alternatives: Sequence[Alternative],
         idle: bool,
         anchor: tuple[int, int, int] = (0, 0, 0),
+        commute: Callable[[Alternative, Alternative], bool] | None = None,
+        identity: Callable[[Alternative], Hashable] | None = None,
     ) -> None:
         self.index = index
         self.alternatives = alternatives
         self.idle = idle
         self.anchor = anchor
+        self.commute = commute
+        self.identity = identity
 
 
 Decision = tuple[int, int]
