@@ -139,6 +139,9 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._tasks: list[asyncio.Task[Any]] = []
         self._chaos = world.config.chaos
         self.set_exception_handler(self._record_exception)
+        # loop.create_future() without a Python frame of its own (aiosqlite calls it once
+        # per statement): the same future as the create_future method below makes
+        self.create_future = functools.partial(SimFuture, loop=self)  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ clock
     def time(self) -> float:

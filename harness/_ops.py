@@ -69,6 +69,7 @@ class Op:
         barrier: bool = False,
         write: bool = False,
     ) -> None:
+        # sqlite's JobOp sets these same fields itself (its hot path): keep the two in step
         self.id = 0
         self.ordinal = 0  # n-th op submitted to its channel: stable across nearby schedules
         self.channel = channel

@@ -226,18 +226,32 @@ class World:
         """Queue ``op`` on its channel (called on the loop, by the submitting task)."""
         self._next_id += 1
         op.id = self._next_id
-        op.submitter = submitter = self.current_actor()
+        loop = self.loop
+        submitter = "loop"  # self.current_actor(), inline (once per statement)
+        if loop is not None and loop._thread_id is not None:
+            task = _current_task(loop)
+            if task is not None:
+                submitter = getattr(task, "_harness_actor", None) or task.get_name()
+        op.submitter = submitter
         channel = op.channel
         channel.submitted += 1
         op.ordinal = channel.submitted
         channel.ops.append(op)
         name = channel.name
-        self.event(
-            submitter,
-            "submit",
-            partial(_submit_text, name, op),
-            fields=partial(_submit_fields, name, op) if op.semantic else None,
+        semantic = op.semantic
+        self.events.append(  # self.event(...), inline
+            Event(
+                loop._clock if loop is not None else 0.0,
+                submitter,
+                "submit",
+                partial(_submit_text, name, op),
+                False,
+                partial(_submit_fields, name, op) if semantic else None,
+            )
         )
+        if semantic:
+            self.semantic_events += 1
+            self.offers = self.turns = 0
         if channel.serial:
             if len(channel.ops) == 1:  # the worker was idle: this op is next
                 self._enabled[op.id] = op

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
-from .._ops import Op, deferred_result_key
+from .._ops import Op, OpState, deferred_result_key
 from .._thirdparty import aiosqlite as compat
 from ..faults import fault_error
 from ..trace import scrub, short
@@ -151,8 +151,23 @@ class JobOp(Op):
             stmt = _COMMIT
         else:
             stmt = NOT_SQL
-        barrier = self.connects or self.stops or self.closes
-        super().__init__(worker.channel, label, future, barrier=barrier)
+        # Op.__init__(worker.channel, label, future, barrier=...), inline: once per job
+        channel = worker.channel
+        self.id = 0
+        self.ordinal = 0
+        self.channel = channel
+        self._label = label
+        self.future = future
+        self.barrier = self.connects or self.stops or self.closes
+        self.state = OpState.PENDING
+        self.value = None
+        self.error = None
+        self.submitter = "loop"
+        self.committed = False
+        self.deadline = None
+        self.deadline_handle = None
+        self.final = False
+        self.actor = channel.name
         # stopping the worker is aiosqlite's plumbing (0.22 queues a job for it, 0.19
         # clears a flag): not part of what the body did, so tokens carry across them
         self.semantic = not self.stops

@@ -34,11 +34,12 @@ recorded, so exploration stops with it even if the body swallows it.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._context import current_world
+from .._context import state as _state
 from .._errors import HarnessError
 from .._ops import Channel, OpState
 from .._thirdparty import aiosqlite as compat
@@ -50,6 +51,7 @@ from ._real import RealConnection
 if TYPE_CHECKING:
     from .._world import World
 
+_get_ident = threading.get_ident
 _REMEDY = (
     "open connections inside the schedule, or dispose of them at its end or start: "
     "explore(..., teardown=...) or setup=..., e.g. "
@@ -126,7 +128,9 @@ class Worker:
 
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:
-        world = current_world()
+        world = _state.world  # current_world(), inline: once per statement
+        if world is not None and _get_ident() != _state.thread:
+            world = None
         if (
             world is self.world
             and self.generation == world.generation
