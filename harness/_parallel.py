@@ -6,7 +6,7 @@ schedule in any process. :func:`run_schedules` forks ``workers`` children;
 child ``w`` runs the schedules ``w, w + workers, w + 2·workers, …`` (offset by
 the first index) in order
 and reports, for each, whether it passed, failed or raised, and a fingerprint
-of its decisions (for the count of distinct schedules). The parent then
+of its decisions (for the count of distinct schedules), a batch at a time. The parent then
 *re-runs* itself every schedule it reports as failing (or raising) — which
 is deterministic — and confirms and shrinks it exactly as a serial run
 would, so failures, tokens and errors are the serial run's.
@@ -157,9 +157,12 @@ def _child(
     stop_at: object | None,
     writer: multiprocessing.connection.Connection,
 ) -> None:
+    bound = stop_at.get_obj() if stop_at is not None else None  # type: ignore[attr-defined]
+    batch: list[Outcome] = []
     with Session(config, label) as session:
         for index in indices:
-            if stop_at is not None and index > stop_at.value:  # type: ignore[attr-defined]
+            # read without the lock: one aligned word, and it only ever decreases
+            if bound is not None and index > bound.value:
                 break
             try:
                 record = session.run(program, strategy, seeds(index))
@@ -173,8 +176,17 @@ def _child(
             if kind != OK and stop_at is not None:
                 with stop_at.get_lock():  # type: ignore[attr-defined]
                     stop_at.value = min(stop_at.value, index)  # type: ignore[attr-defined]
-            writer.send_bytes(pickle.dumps(Outcome(index, kind, mark)))
+            batch.append(Outcome(index, kind, mark))
+            if len(batch) >= _BATCH or kind != OK:  # failures at once: the parent re-runs them
+                writer.send_bytes(pickle.dumps(batch))
+                batch = []
+    if batch:
+        writer.send_bytes(pickle.dumps(batch))
     writer.close()
+
+
+_BATCH = 16
+"""Outcomes a child sends at a time: one pipe write per schedule costs the small bodies."""
 
 
 def fingerprint(record: RunRecord) -> int:
@@ -193,11 +205,11 @@ def _collect(
         for ready in multiprocessing.connection.wait(open_pipes):
             assert isinstance(ready, multiprocessing.connection.Connection)
             try:
-                outcome = pickle.loads(ready.recv_bytes())
+                batch: list[Outcome] = pickle.loads(ready.recv_bytes())
             except EOFError:
                 open_pipes.remove(ready)
                 continue
-            outcomes.append(outcome)
-            failing += outcome.kind != OK
+            outcomes.extend(batch)
+            failing += sum(outcome.kind != OK for outcome in batch)
             if progress is not None:
                 progress(len(outcomes), failing)
