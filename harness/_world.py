@@ -556,13 +556,21 @@ class World:
                 op.state = OpState.SLEEPING
                 self.loop.call_at(self.loop.time() + delay, self._wake_sleeper, op)
             outcome = op.deferred_outcome_key()
-            self.event(
-                channel.name,
-                "fault" if fault else "exec",
-                partial(_exec_text, op, outcome),
-                deviation,
-                fields=partial(_exec_fields, op.ordinal, fault, outcome) if op.semantic else None,
+            semantic = op.semantic
+            loop = self.loop
+            self.events.append(  # self.event(...), inline: once per statement
+                Event(
+                    loop._clock if loop is not None else 0.0,
+                    channel.name,
+                    "fault" if fault else "exec",
+                    partial(_exec_text, op, outcome),
+                    deviation,
+                    partial(_exec_fields, op.ordinal, fault, outcome) if semantic else None,
+                )
             )
+            if semantic:
+                self.semantic_events += 1
+                self.offers = self.turns = 0
         if channel.serial and channel.blocked is None:
             enabled[op.id] = op  # re-enabled at the end of the order: now to be delivered
             self._version += 1
@@ -587,9 +595,9 @@ class World:
             self.refresh(channel)
         future = op.future
         dropped = False
+        loop = self.loop
         if future is not None:
             dropped = future.cancelled()
-            loop = self.loop
             assert loop is not None
             if op.error is not None:
                 loop.call_soon(_set_exception, future, op.error)
@@ -597,13 +605,20 @@ class World:
                 loop.call_soon(_set_result, future, op.value)
         op.future = op.value = None  # handed over: the op must not keep the result alive
         submitter = op.submitter
-        self.event(
-            channel.name,
-            "deliver",
-            partial(_deliver_text, op, submitter, dropped),
-            deviation,
-            fields=(op.ordinal, submitter, dropped) if op.semantic else None,
+        semantic = op.semantic
+        self.events.append(  # self.event(...), inline: once per statement
+            Event(
+                loop._clock if loop is not None else 0.0,
+                channel.name,
+                "deliver",
+                partial(_deliver_text, op, submitter, dropped),
+                deviation,
+                (op.ordinal, submitter, dropped) if semantic else None,
+            )
         )
+        if semantic:
+            self.semantic_events += 1
+            self.offers = self.turns = 0
 
     # ------------------------------------------------------------- reports
     def stuck_tasks(self) -> str:
