@@ -268,6 +268,8 @@ def cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
             f"{rate:,.0f} schedules/s)",
             file=out,
         )
+        if result.proof is not None:
+            print(f"proved: {result.proof}", file=out)
         return 0
     failure = result.failures[0]
     print(

@@ -72,6 +72,7 @@ def test_explore_exhaustive_reports_coverage() -> None:
         "1",
     )
     assert status == 0 and "covered the strategy's whole bounded schedule space" in out
+    assert "proved: every schedule with at most 1 deviation from the default order passes" in out
 
 
 def test_replay_of_a_pinned_token_fails_and_quiet_prints_only_the_verdict() -> None:

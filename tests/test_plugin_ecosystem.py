@@ -327,6 +327,32 @@ def test_a_passing_test_says_what_it_ran(pytester: pytest.Pytester) -> None:
     verbose.stdout.fnmatch_lines(["PASSED test_ok.py::test_budget"])  # the word is unchanged
 
 
+def test_a_complete_search_says_every_schedule_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_all="""
+        import asyncio
+        import harness
+        import pytest
+
+        @pytest.mark.harness(strategy=harness.Exhaustive(None), schedules=10_000)
+        async def test_two_files(sim):
+            a = await sim.connect("a.db", isolation_level=None)
+            b = await sim.connect("b.db", isolation_level=None)
+            await asyncio.gather(a.execute("SELECT 1"), b.execute("SELECT 2"))
+            await a.close()
+            await b.close()
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_all.py::test_two_files: exhausted: every schedule passes (* run: each order "
+            "of steps that commute once)"
+        ]
+    )
+
+
 def test_summaries_reach_the_controller_under_xdist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_lww=LWW)
     result = run(pytester, "-n", "2")

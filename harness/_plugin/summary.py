@@ -35,7 +35,14 @@ def explored(result: ExploreResult, strategy: object, mode: str, seed: int) -> t
     )
     bound = getattr(strategy, "bound", None)
     within = f" within {bound} deviations" if isinstance(bound, int) else ""
-    if result.exhausted:
+    if result.exhausted and result.proved_complete:
+        short = (
+            f"exhausted: every schedule passes ({result.schedules_run} run: each order of "
+            "steps that commute once)"
+        )
+        if mode != "fifo":
+            short += f" (mode {mode})"
+    elif result.exhausted:
         short = f"exhausted: all {result.schedules_run} schedules{within} pass"
         if mode != "fifo":
             short += f" (mode {mode})"
