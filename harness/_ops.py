@@ -38,6 +38,11 @@ class OpState(enum.IntEnum):
     SLEEPING = 4  # ran, but slept (time.sleep in pool work): deliverable once the time passed
 
 
+# the members as constants: reading an enum class attribute costs ~0.2 µs (hot paths)
+_PENDING, _BLOCKED, _EXECUTED = OpState.PENDING, OpState.BLOCKED, OpState.EXECUTED
+_DONE, _SLEEPING = OpState.DONE, OpState.SLEEPING
+
+
 class Op:
     """One environment operation. Subclasses implement :meth:`run`."""
 
@@ -77,7 +82,7 @@ class Op:
         self.future = future
         self.barrier = barrier
         self.write = write  # a write or COMMIT: where faults and crashes may strike
-        self.state = OpState.PENDING
+        self.state = _PENDING
         self.value: Any = None
         self.error: BaseException | None = None
         self.submitter = "loop"
@@ -253,24 +258,24 @@ class Channel:
             return
         if self.serial:
             head = ops[0]
-            if head.state is OpState.EXECUTED or head.state is OpState.PENDING:
+            if head.state is _EXECUTED or head.state is _PENDING:
                 yield head
             return
         earlier_pending = False
         gate = self.blocked is not None
         for op in ops:
             state = op.state
-            if state is OpState.EXECUTED:
+            if state is _EXECUTED:
                 yield op
-            elif state is OpState.SLEEPING:
+            elif state is _SLEEPING:
                 continue
-            elif state is OpState.PENDING:
+            elif state is _PENDING:
                 if not gate and (not op.barrier or not earlier_pending):
                     yield op
                 if op.barrier:
                     gate = True
                 earlier_pending = True
-            elif state is OpState.BLOCKED:
+            elif state is _BLOCKED:
                 earlier_pending = True
 
 

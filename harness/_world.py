@@ -54,6 +54,23 @@ if TYPE_CHECKING:
 _RUN = Alternative(Kind.RUN, "loop")
 
 
+# OpState members as constants: reading an enum class attribute costs ~0.2 µs
+BLOCKED = OpState.BLOCKED
+DONE = OpState.DONE
+EXECUTED = OpState.EXECUTED
+PENDING = OpState.PENDING
+SLEEPING = OpState.SLEEPING
+
+
+# Kind members as constants: reading an enum class attribute costs ~0.2 µs
+K_CRASH = Kind.CRASH
+K_DELIVER = Kind.DELIVER
+K_EXEC = Kind.EXEC
+K_FAULT = Kind.FAULT
+K_NOTIFY = Kind.NOTIFY
+K_RUN = Kind.RUN
+
+
 class Crash(BaseException):
     """Raised out of the loop when the strategy crashes the process (never seen by the body)."""
 
@@ -289,9 +306,9 @@ class World:
 
     def wake(self, op: Op, reason: str) -> None:
         """A blocked op may retry (a lock holder changed state, or its deadline passed)."""
-        if op.state is not OpState.BLOCKED:
+        if op.state is not BLOCKED:
             return
-        op.state = OpState.PENDING
+        op.state = PENDING
         op.channel.blocked = None
         self.event(
             op.channel.name,
@@ -304,9 +321,9 @@ class World:
         self.refresh(op.channel)
 
     def _wake_sleeper(self, op: Op) -> None:
-        if op.state is not OpState.SLEEPING:
+        if op.state is not SLEEPING:
             return
-        op.state = OpState.EXECUTED
+        op.state = EXECUTED
         self.event(
             op.channel.name,
             "woke",
@@ -341,7 +358,7 @@ class World:
                 item = next(iter(enabled.values()))
                 if isinstance(item, Delivery):
                     self._notify(item, False)
-                elif item.state is OpState.PENDING:
+                elif item.state is PENDING:
                     self._execute(item, None, False)
                     if item.channel.blocked is item:  # waits for a lock (and a timer)
                         break
@@ -379,7 +396,7 @@ class World:
             if index:
                 self.record_deviation(anchor, key)
         alt = alts[index]
-        if alt.kind is Kind.RUN:
+        if alt.kind is K_RUN:
             return True
         self.count_step()
         self._perform(alt, index != 0)
@@ -411,9 +428,9 @@ class World:
         x, y = a.target, b.target
         if not isinstance(x, Op) or not isinstance(y, Op) or x.channel is y.channel:
             return False
-        if a.kind is Kind.EXEC and b.kind is Kind.EXEC:
+        if a.kind is K_EXEC and b.kind is K_EXEC:
             return x.commutes(y)
-        executed = x if a.kind is Kind.EXEC else y
+        executed = x if a.kind is K_EXEC else y
         return executed.footprint() is not None
 
     def record_deviation(self, anchor: tuple[int, int, int], key: ChoiceKey) -> None:
@@ -458,20 +475,20 @@ class World:
         crash = left["crash"] > 0
         for item in self._enabled.values():
             if isinstance(item, Op):
-                if item.state is OpState.PENDING:
-                    alts.append(Alternative(Kind.EXEC, item.actor, None, item))
+                if item.state is PENDING:
+                    alts.append(Alternative(K_EXEC, item.actor, None, item))
                     if any_fault and item.write:
                         for kind in item.fault_kinds():
                             if left[kind]:
-                                faults.append(Alternative(Kind.FAULT, item.actor, kind, item))
+                                faults.append(Alternative(K_FAULT, item.actor, kind, item))
                     if crash and item.write:
-                        faults.append(Alternative(Kind.CRASH, item.actor, "exec", item))
+                        faults.append(Alternative(K_CRASH, item.actor, "exec", item))
                 else:
-                    alts.append(Alternative(Kind.DELIVER, item.actor, None, item))
+                    alts.append(Alternative(K_DELIVER, item.actor, None, item))
                     if crash and item.committed:
-                        faults.append(Alternative(Kind.CRASH, item.actor, "deliver", item))
+                        faults.append(Alternative(K_CRASH, item.actor, "deliver", item))
             else:
-                alts.append(Alternative(Kind.NOTIFY, item.actor, None, item))
+                alts.append(Alternative(K_NOTIFY, item.actor, None, item))
         alts.extend(faults)
         if ready:
             self._cache, self._cache_version = alts, self._version
@@ -480,23 +497,23 @@ class World:
     def _perform(self, alt: Alternative, deviation: bool) -> None:
         kind = alt.kind
         target = alt.target
-        if kind is Kind.EXEC:
+        if kind is K_EXEC:
             assert isinstance(target, Op)
             self._execute(target, None, deviation)
-        elif kind is Kind.DELIVER:
+        elif kind is K_DELIVER:
             assert isinstance(target, Op)
             self._deliver(target, deviation)
-        elif kind is Kind.NOTIFY:
+        elif kind is K_NOTIFY:
             assert isinstance(target, Delivery)
             self._notify(target, deviation)
-        elif kind is Kind.FAULT:
+        elif kind is K_FAULT:
             assert isinstance(target, Op) and alt.fault is not None
             self.faults_left[alt.fault] -= 1
             self.faults_used.append(alt.fault)
             self._update_faulty()
             self._version += 1
             self._execute(target, alt.fault, deviation)
-        elif kind is Kind.CRASH:
+        elif kind is K_CRASH:
             assert isinstance(target, Op)
             self.faults_left["crash"] -= 1
             self.faults_used.append("crash")
@@ -530,7 +547,7 @@ class World:
         channel = op.channel
         done = op.run(fault)
         if not done:
-            op.state = OpState.BLOCKED
+            op.state = BLOCKED
             channel.blocked = op
             if op.deadline_handle is None and op.deadline is not None:
                 assert self.loop is not None
@@ -547,13 +564,13 @@ class World:
                 fields=(op.ordinal, until) if op.semantic else None,
             )
         else:
-            op.state = OpState.EXECUTED
+            op.state = EXECUTED
             if op.deadline_handle is not None:
                 op.deadline_handle.cancel()
                 op.deadline_handle = None
             delay = op.delay
             if delay > 0 and self.loop is not None:  # the work slept: its result comes later
-                op.state = OpState.SLEEPING
+                op.state = SLEEPING
                 self.loop.call_at(self.loop.time() + delay, self._wake_sleeper, op)
             outcome = op.deferred_outcome_key()
             semantic = op.semantic
@@ -578,7 +595,7 @@ class World:
             self.refresh(channel)
 
     def _deliver(self, op: Op, deviation: bool) -> None:
-        op.state = OpState.DONE
+        op.state = DONE
         channel = op.channel
         ops = channel.ops
         enabled = self._enabled
@@ -587,7 +604,7 @@ class World:
             del ops[0]
             if ops:
                 following = ops[0]
-                if following.state is OpState.PENDING:
+                if following.state is PENDING:
                     enabled[following.id] = following
             self._version += 1
         else:
@@ -628,8 +645,8 @@ class World:
 
 
 _current_task = asyncio.current_task
-_COMMUTING = (Kind.EXEC, Kind.DELIVER)
-_TWO_DELIVERIES = (Kind.DELIVER, Kind.DELIVER)
+_COMMUTING = (K_EXEC, K_DELIVER)
+_TWO_DELIVERIES = (K_DELIVER, K_DELIVER)
 
 ChoiceKey = tuple[str, str, int, str | None]
 

@@ -29,11 +29,10 @@ class Statement:
     busy_timeout: bool  # mentions the busy_timeout pragma
     journal_mode: bool  # mentions the journal_mode pragma
     journal_mode_read: bool  # is exactly ``PRAGMA journal_mode`` (reads it, sets nothing)
+    special: bool = False  # busy_timeout or journal_mode: a pragma harness must see (careful path)
 
-    @property
-    def special(self) -> bool:
-        """Needs the careful path: a pragma harness must see (busy_timeout, journal_mode)."""
-        return self.busy_timeout or self.journal_mode
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "special", self.busy_timeout or self.journal_mode)
 
 
 @functools.lru_cache(maxsize=4096)

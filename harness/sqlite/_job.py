@@ -53,6 +53,10 @@ _PLAIN_CALLS = frozenset(
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
 
 
+# OpState members as constants: reading an enum class attribute costs ~0.2 µs
+PENDING = OpState.PENDING
+
+
 def _stopped() -> tuple[object, ...]:
     return ("stopped",)
 
@@ -159,7 +163,7 @@ class JobOp(Op):
         self._label = label
         self.future = future
         self.barrier = self.connects or self.stops or self.closes
-        self.state = OpState.PENDING
+        self.state = PENDING
         self.value = None
         self.error = None
         self.submitter = "loop"

@@ -59,6 +59,10 @@ _REMEDY = (
 )
 
 
+# OpState members as constants: reading an enum class attribute costs ~0.2 µs
+PENDING = OpState.PENDING
+
+
 class JobQueue:
     """What an aiosqlite connection's ``_tx`` is inside a simulation.
 
@@ -124,7 +128,7 @@ class Worker:
 
     def waiting(self) -> int:
         """Jobs submitted and not yet taken (executed) by the worker."""
-        return sum(1 for op in self.channel.ops if op.state is OpState.PENDING)
+        return sum(1 for op in self.channel.ops if op.state is PENDING)
 
     # ------------------------------------------------------------ jobs in
     def put(self, item: Any) -> None:

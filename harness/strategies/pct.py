@@ -28,6 +28,10 @@ from collections.abc import Sequence
 
 from ._protocol import ChoicePoint, Decision, Kind
 
+# Kind members as constants: reading an enum class attribute costs ~0.2 µs
+K_CRASH = Kind.CRASH
+K_FAULT = Kind.FAULT
+
 
 class PCT:
     """PCT with bug depth ``depth`` (``strategy="pct"``, depth 3)."""
@@ -64,7 +68,7 @@ class PCT:
     def choose(self, point: ChoicePoint) -> int:
         rng = self._rng
         alts = point.alternatives
-        special = [i for i, a in enumerate(alts) if a.kind is Kind.FAULT or a.kind is Kind.CRASH]
+        special = [i for i, a in enumerate(alts) if a.kind is K_FAULT or a.kind is K_CRASH]
         if special and rng.random() < self.fault_rate:
             return rng.choice(special)
         best = self._best(point)
@@ -80,7 +84,7 @@ class PCT:
         best, best_prio = -1, -1.0
         for i, alt in enumerate(point.alternatives):
             kind = alt.kind
-            if kind is Kind.FAULT or kind is Kind.CRASH:
+            if kind is K_FAULT or kind is K_CRASH:
                 continue
             prio = self._priority_of(alt.actor)
             if prio > best_prio:

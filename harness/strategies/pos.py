@@ -33,6 +33,15 @@ from ._protocol import Alternative, ChoicePoint, Decision, Kind
 _FAMILY = {Kind.RUN: "run", Kind.EXEC: "exec", Kind.DELIVER: "queue", Kind.NOTIFY: "queue"}
 
 
+# Kind members as constants: reading an enum class attribute costs ~0.2 µs
+K_CRASH = Kind.CRASH
+K_DELIVER = Kind.DELIVER
+K_EXEC = Kind.EXEC
+K_FAULT = Kind.FAULT
+K_NOTIFY = Kind.NOTIFY
+K_RUN = Kind.RUN
+
+
 def _event(alternative: Alternative) -> tuple[str, str]:
     return alternative.kind.value, alternative.actor
 
@@ -71,14 +80,12 @@ class POS:
     def choose(self, point: ChoicePoint) -> int:
         rng = self._rng
         alternatives = point.alternatives
-        special = [
-            i for i, a in enumerate(alternatives) if a.kind is Kind.FAULT or a.kind is Kind.CRASH
-        ]
+        special = [i for i, a in enumerate(alternatives) if a.kind is K_FAULT or a.kind is K_CRASH]
         if special and rng.random() < self.fault_rate:
             return rng.choice(special)
         best, best_priority = -1, -1.0
         for i, alternative in enumerate(alternatives):
-            if alternative.kind is Kind.FAULT or alternative.kind is Kind.CRASH:
+            if alternative.kind is K_FAULT or alternative.kind is K_CRASH:
                 continue
             priority = self._priority_of(_event(alternative))
             if priority > best_priority:

@@ -17,6 +17,10 @@ from collections.abc import Sequence
 
 from ._protocol import ChoicePoint, Decision, Kind
 
+# Kind members as constants: reading an enum class attribute costs ~0.2 µs
+K_CRASH = Kind.CRASH
+K_FAULT = Kind.FAULT
+
 
 class Random:
     """Random walk over choice points (``strategy="random"``)."""
@@ -42,7 +46,7 @@ class Random:
         special: list[int] = []
         for i, alt in enumerate(point.alternatives):
             kind = alt.kind
-            if kind is Kind.FAULT or kind is Kind.CRASH:
+            if kind is K_FAULT or kind is K_CRASH:
                 special.append(i)
             else:
                 ordinary.append(i)
