@@ -45,6 +45,7 @@ from ._stuck import describe_stuck
 from ._thirdparty.anyio import ScopeNumbers
 from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
+from .strategies._protocol import K_CRASH, K_DELIVER, K_EXEC, K_FAULT, K_NOTIFY, K_RUN
 from .tokens import Deviation
 from .trace import Event, Fields, short
 
@@ -60,15 +61,6 @@ DONE = OpState.DONE
 EXECUTED = OpState.EXECUTED
 PENDING = OpState.PENDING
 SLEEPING = OpState.SLEEPING
-
-
-# Kind members as constants: reading an enum class attribute costs ~0.2 µs
-K_CRASH = Kind.CRASH
-K_DELIVER = Kind.DELIVER
-K_EXEC = Kind.EXEC
-K_FAULT = Kind.FAULT
-K_NOTIFY = Kind.NOTIFY
-K_RUN = Kind.RUN
 
 
 class Crash(BaseException):

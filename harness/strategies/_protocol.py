@@ -39,6 +39,11 @@ class Kind(enum.Enum):
     CRASH = "crash"  # the process crashes here
 
 
+# The members as plain constants, for hot paths: reading an enum class attribute costs ~0.2 µs
+K_RUN, K_EXEC, K_DELIVER = Kind.RUN, Kind.EXEC, Kind.DELIVER
+K_NOTIFY, K_FAULT, K_CRASH = Kind.NOTIFY, Kind.FAULT, Kind.CRASH
+
+
 class Alternative:
     """One thing that may happen next.
 
