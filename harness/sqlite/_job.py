@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sized
 from typing import TYPE_CHECKING, Any
 
-from .._ops import Op, OpState, deferred_result_key
+from .._ops import PENDING, Op, deferred_result_key
 from .._thirdparty import aiosqlite as compat
 from ..faults import fault_error
 from ..trace import scrub, short
@@ -51,10 +51,6 @@ _PLAIN_CALLS = frozenset(
 )
 """Jobs that are not statements and install nothing in SQLite; any other taints the connection."""
 _LEGACY = getattr(sqlite3, "LEGACY_TRANSACTION_CONTROL", -1)
-
-
-# OpState members as constants: reading an enum class attribute costs ~0.2 µs
-PENDING = OpState.PENDING
 
 
 def _stopped() -> tuple[object, ...]:

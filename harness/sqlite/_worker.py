@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import state as _state
 from .._errors import HarnessError
-from .._ops import Channel, OpState
+from .._ops import PENDING, Channel
 from .._thirdparty import aiosqlite as compat
 from ._database import Database
 from ._gone import bury, closes, stops
@@ -57,10 +57,6 @@ _REMEDY = (
     "explore(..., teardown=...) or setup=..., e.g. "
     "`await engine.dispose()` (README: 'Module-level engines')"
 )
-
-
-# OpState members as constants: reading an enum class attribute costs ~0.2 µs
-PENDING = OpState.PENDING
 
 
 class JobQueue:
