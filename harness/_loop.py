@@ -48,8 +48,6 @@ from ._thirdparty import asyncio as asyncio_compat
 from .strategies import Alternative, ChoicePoint, Kind
 from .trace import short
 
-task_of = asyncio_compat.task_of
-
 if TYPE_CHECKING:
     from ._world import World
 
@@ -90,7 +88,7 @@ class SimFuture(asyncio.Future):  # type: ignore[type-arg]
     """A future hashed by its creation number (see :class:`SimTask`)."""
 
     def __init__(self, *, loop: Any) -> None:
-        loop._serial += 1  # ControlledLoop.next_serial, inline: one per statement
+        loop._serial += 1  # the loop's count of tasks and futures (one future per statement)
         self._harness_hash = loop._serial
         super().__init__(loop=loop)
 
@@ -302,11 +300,6 @@ class ControlledLoop(asyncio.BaseEventLoop):
     def create_future(self) -> asyncio.Future[Any]:
         """A future whose hash is its creation number (see :class:`SimTask`)."""
         return SimFuture(loop=self)
-
-    def next_serial(self) -> int:
-        """The next number for a task or future of this loop (its hash)."""
-        self._serial += 1
-        return self._serial
 
     def _asyncgen_firstiter_hook(self, agen: Any) -> None:
         super()._asyncgen_firstiter_hook(agen)  # type: ignore[misc]

@@ -120,7 +120,7 @@ class JobOp(Op):
         else:
             future, function = item
         label: str | None = None
-        if type(function) is functools.partial:  # aiosqlite's _execute: a call on its thread
+        if isinstance(function, functools.partial):  # aiosqlite's _execute: a call on its thread
             fn, args, kwargs = function.func, function.args, function.keywords
             method = getattr(fn, "__name__", "call")
             owner = getattr(fn, "__self__", None)
