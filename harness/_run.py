@@ -38,7 +38,7 @@ from ._loop import ControlledLoop
 from ._patches import enter, leave
 from ._sim import Sim
 from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
-from .sqlite._layer import layer_of
+from .sqlite._layer import clean_up, layer_of
 from .strategies import Strategy
 from .tokens import Deviation
 from .trace import Event, digest_of, format_timeline
@@ -115,8 +115,7 @@ def run_schedule(
         error, notes, crashes = _run_incarnations(world, program)
     finally:
         leave()
-        if "sqlite" in world.extensions:  # a body that opened no database has no layer
-            layer_of(world).cleanup()
+        clean_up(world)
         world.loop = None
     if world.escapes:
         raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")

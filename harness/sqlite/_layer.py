@@ -193,7 +193,18 @@ class SqliteLayer:
 
 def layer_of(world: World) -> SqliteLayer:
     """The sqlite layer of a world, created on first use."""
-    layer = world.extensions.get("sqlite")
+    layer = world.extensions.get(_KEY)
     if layer is None:
-        layer = world.extensions["sqlite"] = SqliteLayer(world)
+        layer = world.extensions[_KEY] = SqliteLayer(world)
     return layer
+
+
+def clean_up(world: World) -> None:
+    """The schedule ended: close and delete what its layer opened (a body that opened no
+    database has no layer, and nothing is created for it here)."""
+    layer = world.extensions.get(_KEY)
+    if layer is not None:
+        layer.cleanup()
+
+
+_KEY = "sqlite"  # the layer's entry in World.extensions
