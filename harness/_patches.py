@@ -314,6 +314,17 @@ def enter(world: World) -> None:
 
 
 def leave() -> None:
+    """This thread runs no schedule any more (the collector stays off: see :func:`resume_gc`)."""
     _state.world = None
+
+
+def resume_gc() -> None:
+    """Turn the cyclic collector back on, as it was before :func:`enter`.
+
+    Called once the schedule's objects are unreachable (after ``run_schedule``'s
+    frame is gone), so its first collection frees them instead of promoting
+    them, still referenced, to an older generation that is scanned again later.
+    """
     if _state.gc_was_enabled:
+        _state.gc_was_enabled = False
         gc.enable()

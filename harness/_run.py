@@ -35,7 +35,7 @@ from typing import Any
 
 from ._errors import EscapeError, HarnessError, ScheduleError
 from ._loop import ControlledLoop
-from ._patches import enter, leave
+from ._patches import enter, leave, resume_gc
 from ._sim import Sim
 from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
 from .sqlite._layer import clean_up, layer_of
@@ -104,6 +104,15 @@ def run_schedule(
     program: Program, config: RunConfig, strategy: Strategy, seed: int, workdir: str
 ) -> RunRecord | None:
     """Run one schedule chosen by ``strategy``; None when the strategy is exhausted."""
+    try:
+        return _run_schedule(program, config, strategy, seed, workdir)
+    finally:
+        resume_gc()  # the schedule's world is garbage now: one collection frees it
+
+
+def _run_schedule(
+    program: Program, config: RunConfig, strategy: Strategy, seed: int, workdir: str
+) -> RunRecord | None:
     sim_seed = strategy.begin(seed)
     if sim_seed is None:
         return None

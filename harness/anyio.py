@@ -80,7 +80,7 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
     import tempfile
 
     from ._loop import ControlledLoop
-    from ._patches import controlled, enter, leave
+    from ._patches import controlled, enter, leave, resume_gc
     from ._world import RunConfig, World
     from .sqlite._database import default_workroot, forget_exploration
     from .sqlite._layer import layer_of
@@ -111,5 +111,6 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
                 self._control.__exit__(None, None, None)
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 forget_exploration(self._workdir)
+                resume_gc()
 
     return SimulatedLoop

@@ -494,7 +494,9 @@ class JobOp(Op):
         if rows is not None and rows.consumed:
             rows.consumed -= 1  # the row SQLite was waiting in has not run: resume at it
         if self.deadline is None:
-            self.deadline = self.worker.world.now() + rc.timeout_ms / 1000.0
+            world = self.worker.world
+            assert world is not None  # a job runs in its worker's schedule
+            self.deadline = world.now() + rc.timeout_ms / 1000.0
         db = rc.db
         if db is not None and self not in db.waiters:
             db.waiters.append(self)

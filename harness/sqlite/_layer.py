@@ -186,6 +186,8 @@ class SqliteLayer:
 
     def cleanup(self) -> None:
         self.close_all()
+        for worker in self.workers:
+            worker.forget_schedule()
         self.workers = []
         self.databases.remove_files()
         sweep_graveyard()

@@ -102,7 +102,7 @@ class Worker:
         self, layer: Any, conn: Any, name: str, connector: Any, database: str | None
     ) -> None:
         self.layer = layer
-        self.world: World = layer.world
+        self.world: World | None = layer.world
         self.generation = self.world.generation
         self.name = name
         self.channel = Channel(name, serial=self.world.config.mode == "fifo")
@@ -133,18 +133,20 @@ class Worker:
             world = None
         if (
             world is self.world
+            and world is not None
             and self.generation == world.generation
             and world.loop is not None
             and not self.stopped
         ):
             world.submit(JobOp(self, item))  # the common case: this schedule's live worker
             return
-        stale = world is not self.world or self.generation != world.generation
+        mine = self.world if world is self.world else None  # this worker's schedule, running
+        stale = mine is None or self.generation != mine.generation
         if stale or self.dead:
-            if world is self.world and world.abandoning:  # a crash is closing the tasks
+            if mine is not None and mine.abandoning:  # a crash is closing the tasks
                 if stops(item, self.sentinel):
                     return  # aiosqlite's __del__ stopping a thread that is gone
-                world.check_alive(self.generation)  # their finally blocks stop here
+                mine.check_alive(self.generation)  # their finally blocks stop here
             if closes(item, self.sentinel):  # disposing of what an ended process left
                 self._close_gone(world if stale else None, item)
                 return
@@ -237,7 +239,8 @@ class Worker:
     @property
     def dead(self) -> bool:
         """Its schedule ended, or its process crashed: the thread is gone."""
-        return self.generation != self.world.generation or self.world.loop is None
+        world = self.world
+        return world is None or self.generation != world.generation or world.loop is None
 
     def hard_close(self) -> None:
         """Crash or schedule end: the process is gone, and so is this thread."""
@@ -247,6 +250,17 @@ class Worker:
         conn = self._conn()
         if conn is not None and compat.looks_open(conn):
             bury(conn)
+
+    def forget_schedule(self) -> None:
+        """The schedule ended: drop the references into its world (``world`` is None).
+
+        The schedule's record keeps its timeline, whose operations keep their
+        worker; without these references that would keep the whole world (loop,
+        tasks, connections) alive, for the cyclic collector to scan again and
+        again. A worker without a world is stale everywhere (:meth:`put`).
+        """
+        self.world = None
+        self.layer = None
 
 
 def worker_of(conn: Any) -> Worker | None:
