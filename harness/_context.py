@@ -27,6 +27,7 @@ class State:
         self.random_state: object = None
         self.patch_aiosqlite = True
         self.gc_was_enabled = True
+        self.froze_heap = False  # controlled() moved the heap to the permanent generation
 
 
 state = State()

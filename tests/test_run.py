@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import harness
@@ -131,3 +133,32 @@ def test_a_recover_with_the_wrong_signature_is_one_clear_type_error() -> None:
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith("recover= must be an async function taking one argument")
+
+
+def test_the_collector_is_off_in_a_schedule_and_the_heap_frozen_only_for_the_exploration() -> None:
+    import gc
+
+    seen: list[tuple[bool, int]] = []
+
+    async def body(sim: harness.Sim) -> None:
+        seen.append((gc.isenabled(), gc.get_freeze_count()))
+
+    before = gc.get_freeze_count()
+    assert gc.isenabled() and before == 0
+    harness.explore(body, schedules=3, strategy="random")
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # unfrozen when it ended
+    assert seen and all(not enabled and frozen > 0 for enabled, frozen in seen)
+
+
+def test_a_program_that_froze_its_heap_itself_keeps_it_frozen() -> None:
+    import gc
+
+    async def body(sim: harness.Sim) -> None:
+        await asyncio.sleep(0)
+
+    gc.freeze()
+    try:
+        assert not harness.explore(body, schedules=2, strategy="random").failed
+        assert gc.get_freeze_count() > 0  # harness's gc.unfreeze() would have emptied it
+    finally:
+        gc.unfreeze()
