@@ -301,6 +301,20 @@ class ControlledLoop(asyncio.BaseEventLoop):
         """A future whose hash is its creation number (see :class:`SimTask`)."""
         return SimFuture(loop=self)
 
+    def release(self) -> None:
+        """The schedule ended: drop the references that make the loop part of cycles.
+
+        Its tasks (which point back at it), the future factory and the exception
+        handler bound to it, and its world. A loop is released once closed; a
+        stale task still holding it finds it closed, as on asyncio.
+        """
+        self._tasks = []
+        self._agen_order = []
+        self.__dict__.pop("create_future", None)
+        self._exception_handler = None
+        self._ready.clear()
+        self._scheduled.clear()
+
     def _asyncgen_firstiter_hook(self, agen: Any) -> None:
         super()._asyncgen_firstiter_hook(agen)  # type: ignore[misc]
         self._agen_order.append(weakref.ref(agen))

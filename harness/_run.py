@@ -125,7 +125,7 @@ def _run_schedule(
     finally:
         leave()
         clean_up(world)
-        world.loop = None
+        world.end()
     if world.escapes:
         raise EscapeError(f"the body escaped harness's control: {world.escapes[0]}")
     if world.harness_errors:

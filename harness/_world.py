@@ -151,7 +151,21 @@ class World:
         self._cache_version = -1
         self._cache: list[Alternative] = []
         self.loop: ControlledLoop | None = None
+        self._loops: list[ControlledLoop] = []  # one per incarnation
         self._executor = Channel("pool", serial=False)
+
+    def end(self) -> None:
+        """The schedule is over: drop what ties its objects into cycles (loops, extensions).
+
+        Its objects are then freed as their last reference goes, not left for the
+        cyclic collector; the record keeps only the timeline and the decisions.
+        """
+        for loop in self._loops:
+            loop.release()
+        self._loops = []
+        self.loop = None
+        self.extensions.clear()
+        self.before_idle.clear()
 
     @property
     def random(self) -> random.Random:
@@ -211,6 +225,7 @@ class World:
         """Start an incarnation of the process (the first one, or after a crash)."""
         self.generation += 1
         self.loop = loop
+        self._loops.append(loop)
         self._enabled = {}
         self._executor = Channel("pool", serial=False)
         self._version += 1
