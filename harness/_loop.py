@@ -72,6 +72,8 @@ class SimTask(asyncio.Task):  # type: ignore[type-arg]
     the schedule, so it replays.
     """
 
+    __slots__ = ("_harness_actor", "_harness_hash")  # no per-task dict for them
+
     def __init__(self, coro: Any, *, loop: Any, **kwargs: Any) -> None:
         # numbered before asyncio registers the task in its (weak) sets
         loop._serial += 1
@@ -86,6 +88,8 @@ class SimTask(asyncio.Task):  # type: ignore[type-arg]
 
 class SimFuture(asyncio.Future):  # type: ignore[type-arg]
     """A future hashed by its creation number (see :class:`SimTask`)."""
+
+    __slots__ = ("_harness_hash",)
 
     def __init__(self, *, loop: Any) -> None:
         loop._serial += 1  # the loop's count of tasks and futures (one future per statement)
@@ -140,6 +144,8 @@ class ControlledLoop(asyncio.BaseEventLoop):
         # loop.create_future() without a Python frame of its own (aiosqlite calls it once
         # per statement): the same future as the create_future method below makes
         self.create_future = functools.partial(SimFuture, loop=self)  # type: ignore[method-assign]
+        # and get_debug() (asked by every handle and future made) without a frame either
+        self.get_debug = functools.partial(getattr, self, "_debug")  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ clock
     def time(self) -> float:
@@ -311,6 +317,7 @@ class ControlledLoop(asyncio.BaseEventLoop):
         self._tasks = []
         self._agen_order = []
         self.__dict__.pop("create_future", None)
+        self.__dict__.pop("get_debug", None)
         self._exception_handler = None
         self._ready.clear()
         self._scheduled.clear()

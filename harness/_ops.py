@@ -195,7 +195,10 @@ def deferred_result_key(
     result is keyed at once (a cursor's rowcount changes as it is used).
     """
     if error is None:
-        if type(value) is list:
+        kind = type(value)
+        if kind is sqlite3.Cursor:  # the commonest (execute): keyed now, as result_key does
+            return partial(_same, ("cursor", value.rowcount))
+        if kind is list:
             return partial(_rows_key, len(value), value[:_ROWS_HASHED])
         if isinstance(value, tuple | sqlite3.Row):
             return partial(_row_key, value)

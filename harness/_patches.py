@@ -33,6 +33,7 @@ every other thread and every moment between schedules sees the originals.
 
 from __future__ import annotations
 
+import _random
 import _sqlite3
 import contextlib
 import gc
@@ -74,6 +75,7 @@ _orig_thread_start = threading.Thread.start
 _orig_socket_connect = socket.socket.connect
 _orig_urandom = os.urandom
 _orig_random_seed = random.Random.seed
+_c_random_seed = _random.Random.seed  # random.Random.seed(int) is this, then gauss_next = None
 _orig_tempfile_next = tempfile._RandomNameSequence.__next__  # type: ignore[attr-defined]
 _orig_sqlite_connect: Callable[..., sqlite3.Connection] = _sqlite3.connect
 
@@ -84,10 +86,8 @@ _INHERITED = object()  # the patched attribute was inherited: restore by deletin
 _state = _context_state
 
 
-def current_world() -> World | None:
-    """The world of the schedule running on this thread, if any."""
-    world: World | None = _current_world()
-    return world
+current_world: Callable[[], World | None] = _current_world
+"""The world of the schedule running on this thread, if any (no wrapper frame)."""
 
 
 def _sleep(seconds: float) -> None:
@@ -142,6 +142,10 @@ def _system_urandom(size: int) -> bytes:
 
 
 def _seed(self: random.Random, a: Any = None, version: int = 2) -> None:
+    if type(a) is int:  # what random.Random.seed does with an int, without its frame
+        _c_random_seed(self, a)
+        self.gauss_next = None  # type: ignore[attr-defined]
+        return
     if a is None and current_world() is not None:
         _suspect("an unseeded random.Random() (seeded from the OS; use sim.random)")
     _orig_random_seed(self, a, version)

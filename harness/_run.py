@@ -41,7 +41,7 @@ from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
 from .sqlite._layer import clean_up, layer_of
 from .strategies import Strategy
 from .tokens import Deviation
-from .trace import Event, digest_of, format_timeline
+from .trace import Event, RawEvent, digest_of, events_of, format_timeline
 
 Body = Callable[[Sim], Awaitable[Any]]
 
@@ -68,7 +68,7 @@ class RunRecord:
     """Everything one schedule produced."""
 
     error: BaseException | None
-    events: list[Event]
+    raw_events: list[RawEvent]  # as the world recorded them: see events
     decisions: list[tuple[int, int]]
     sim_seed: int
     steps: int
@@ -80,6 +80,15 @@ class RunRecord:
     choice_keys: list[ChoiceKey] = field(default_factory=list)  # what each choice took
     semantic: list[Deviation] = field(default_factory=list)  # the deviations, by meaning
     _digest: str = ""
+    _events: list[Event] | None = None
+
+    @property
+    def events(self) -> list[Event]:
+        """The timeline (built from ``raw_events`` on first use; a passing schedule's never is)."""
+        events = self._events
+        if events is None:
+            events = self._events = events_of(self.raw_events)
+        return events
 
     @property
     def choices(self) -> tuple[int, ...]:
@@ -133,7 +142,7 @@ def _run_schedule(
     strategy.end(world.decisions)
     return RunRecord(
         error=error,
-        events=world.events,
+        raw_events=world.events,
         decisions=world.decisions,
         sim_seed=sim_seed,
         steps=world.steps,

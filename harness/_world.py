@@ -52,12 +52,13 @@ from ._ops import (
 )
 from ._random import SimRandom
 from ._stuck import describe_stuck
+from ._thirdparty import asyncio as asyncio_compat
 from ._thirdparty.anyio import ScopeNumbers
 from .faults import Faults
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
 from .strategies._protocol import K_CRASH, K_DELIVER, K_EXEC, K_FAULT, K_NOTIFY, K_RUN
 from .tokens import Deviation
-from .trace import Event, Fields, short
+from .trace import Fields, RawEvent, short
 
 if TYPE_CHECKING:
     from ._loop import ControlledLoop
@@ -121,7 +122,7 @@ class World:
         self.decisions: list[tuple[int, int]] = []
         self.decision_keys: list[ChoiceKey] = []  # what each choice took (see choice_key)
         self.deviations: list[Deviation] = []  # the non-default decisions, by meaning
-        self.events: list[Event] = []
+        self.events: list[RawEvent] = []  # Event(*e) for each e: see RunRecord.events
         # anchors of decisions (see harness.tokens): semantic events so far, and choice
         # points / task steps since the last one
         self.semantic_events = 0
@@ -213,8 +214,8 @@ class World:
         never compute their digest); it must depend only on what cannot change.
         """
         loop = self.loop
-        self.events.append(
-            Event(loop._clock if loop is not None else 0.0, actor, kind, text, deviation, fields)
+        self.events.append(  # an Event's arguments: made an Event when someone reads it
+            (loop._clock if loop is not None else 0.0, actor, kind, text, deviation, fields)
         )
         if fields is not None:
             self.semantic_events += 1
@@ -266,7 +267,7 @@ class World:
         name = channel.name
         semantic = op.semantic
         self.events.append(  # self.event(...), inline
-            Event(
+            (  # Event(...)'s arguments, inline
                 loop._clock if loop is not None else 0.0,
                 submitter,
                 "submit",
@@ -585,7 +586,7 @@ class World:
             semantic = op.semantic
             loop = self.loop
             self.events.append(  # self.event(...), inline: once per statement
-                Event(
+                (  # Event(...)'s arguments, inline
                     loop._clock if loop is not None else 0.0,
                     channel.name,
                     "fault" if fault else "exec",
@@ -633,7 +634,7 @@ class World:
         submitter = op.submitter
         semantic = op.semantic
         self.events.append(  # self.event(...), inline: once per statement
-            Event(
+            (  # Event(...)'s arguments, inline
                 loop._clock if loop is not None else 0.0,
                 channel.name,
                 "deliver",
@@ -653,7 +654,7 @@ class World:
         return describe_stuck(self.loop, pending)
 
 
-_current_task = asyncio.current_task
+_current_task = asyncio_compat.current_task_of
 _COMMUTING = (K_EXEC, K_DELIVER)
 _TWO_DELIVERIES = (K_DELIVER, K_DELIVER)
 

@@ -47,6 +47,12 @@ def scrub(text: str) -> str:
     return text
 
 
+RawEvent = tuple[
+    float, str, str, "str | Callable[[], str]", bool, "Fields | Callable[[], Fields] | None"
+]
+"""An event as a schedule records it: ``Event(*raw)``'s arguments (see :func:`events_of`)."""
+
+
 class Event:
     """One line of the timeline.
 
@@ -102,6 +108,11 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.time!r}, {self.actor!r}, {self.kind!r}, {self.text!r})"
+
+
+def events_of(raw: Sequence[RawEvent]) -> list[Event]:
+    """The timeline of recorded events (a schedule records tuples: most are never read)."""
+    return [Event(*e) for e in raw]
 
 
 DEVIATION_MARK = "  <-- deviation"

@@ -39,11 +39,37 @@ TASK_TYPES: tuple[type, ...] = tuple(
 is one of them runs a task step (see :func:`task_of`)."""
 
 
+def _current_task_reader() -> Any:
+    current = asyncio.current_task
+    tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if (
+        sys.version_info < (3, 12)
+        and isinstance(tasks, dict)
+        and type(current) is types.FunctionType  # the Python function reading that dict
+    ):
+        return tasks.get  # the same lookup, without its frame (once per statement)
+    return current  # 3.12+: a C function already
+
+
+current_task_of: Any = _current_task_reader()
+"""``asyncio.current_task(loop)`` for a given loop: the task it is running, or None.
+
+3.11's ``current_task`` is a Python function that reads ``_current_tasks`` (the
+C module's dict, which ``_enter_task`` and ``_leave_task`` keep); this reads the
+dict directly. 3.12 and later have a C ``current_task``.
+"""
+
+
 def created_by_wait_for() -> bool:
     """Whether the task being created is 3.11's ``wait_for`` helper (see the table)."""
     if sys.version_info >= (3, 12):
         return False
-    frame: Any = sys._getframe(2)
+    frame: Any = sys._getframe(2)  # whoever called loop.create_task
+    if frame.f_code is _ENSURE_CODE and frame.f_back is not None:
+        if frame.f_back.f_code is not _ENSURE_PUBLIC_CODE:
+            return False  # gather and the like call _ensure_future themselves
+    elif frame.f_code is _CREATE_TASK_CODE:
+        return False  # asyncio.create_task(...): wait_for never calls it
     for _ in range(6):
         if frame is None:
             return False
@@ -58,6 +84,10 @@ def created_by_wait_for() -> bool:
 
 
 _WAIT_FOR_CODE = getattr(asyncio.tasks.wait_for, "__code__", None)  # the usual case, at once
+# 3.11's wait_for -> ensure_future -> _ensure_future -> loop.create_task: the helper's path
+_ENSURE_CODE = getattr(getattr(asyncio.tasks, "_ensure_future", None), "__code__", None)
+_ENSURE_PUBLIC_CODE = getattr(asyncio.tasks.ensure_future, "__code__", None)
+_CREATE_TASK_CODE = getattr(asyncio.tasks.create_task, "__code__", None)
 
 
 def task_of(handle: asyncio.Handle) -> Any | None:

@@ -12,7 +12,6 @@ injected fault fails it before SQLite sees it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import sqlite3
 import threading
@@ -340,8 +339,11 @@ class JobOp(Op):
         previous, layer_opening.opening = layer_opening.opening, worker
         closed = worker.real  # closed already: a job still runs as its worker thread would
         try:
-            with closed.running_here() if closed is not None else contextlib.nullcontext():
+            if closed is None:
                 self._call(self.args)
+            else:
+                with closed.running_here():
+                    self._call(self.args)
         finally:
             layer_opening.opening = previous
         if self.connects and worker.real is not None:
@@ -368,7 +370,7 @@ class JobOp(Op):
         fn = self.fn
         assert fn is not None
         try:
-            self.value = fn(*self._resumable(), **self.kwargs)
+            self.value = fn(*(self.args if self.rows is None else self._resumable()), **self.kwargs)
         except sqlite3.OperationalError as exc:
             if self._should_wait(exc, state, rc):
                 return self._wait_for_lock(rc)

@@ -33,7 +33,7 @@ class Random:
         return f"Random(fault_rate={self.fault_rate})"
 
     def begin(self, seed: int) -> int | None:
-        self._rng = _random.Random(seed)
+        self._rng.seed(seed)  # the state Random(seed) starts in
         return seed
 
     def choose(self, point: ChoicePoint) -> int:
