@@ -62,6 +62,10 @@ def _describe_call(func: Callable[..., Any]) -> str:
     return str(name)
 
 
+_task_init = asyncio.Task.__init__  # super().__init__, without the super() lookup
+_future_init = asyncio.Future.__init__
+
+
 class SimTask(asyncio.Task):  # type: ignore[type-arg]
     """A task whose hash is its creation number in the schedule, not its address.
 
@@ -76,9 +80,9 @@ class SimTask(asyncio.Task):  # type: ignore[type-arg]
 
     def __init__(self, coro: Any, *, loop: Any, **kwargs: Any) -> None:
         # numbered before asyncio registers the task in its (weak) sets
-        loop._serial += 1
-        self._harness_hash = loop._serial
-        super().__init__(coro, loop=loop, **kwargs)
+        number = loop._serial = loop._serial + 1
+        self._harness_hash = number
+        _task_init(self, coro, loop=loop, **kwargs)
 
     def __hash__(self) -> int:
         return self._harness_hash  # type: ignore[no-any-return]
@@ -92,9 +96,10 @@ class SimFuture(asyncio.Future):  # type: ignore[type-arg]
     __slots__ = ("_harness_hash",)
 
     def __init__(self, *, loop: Any) -> None:
-        loop._serial += 1  # the loop's count of tasks and futures (one future per statement)
-        self._harness_hash = loop._serial
-        super().__init__(loop=loop)
+        # the loop's count of tasks and futures (one future per statement)
+        number = loop._serial = loop._serial + 1
+        self._harness_hash = number
+        _future_init(self, loop=loop)
 
     def __hash__(self) -> int:
         return self._harness_hash  # type: ignore[no-any-return]

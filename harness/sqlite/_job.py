@@ -341,9 +341,12 @@ class JobOp(Op):
         try:
             if closed is None:
                 self._call(self.args)
-            else:
-                with closed.running_here():
+            else:  # closed.running_here(), without a generator: once per connection
+                before = closed.move_here()
+                try:
                     self._call(self.args)
+                finally:
+                    closed.move_back(before)
         finally:
             layer_opening.opening = previous
         if self.connects and worker.real is not None:
@@ -366,7 +369,12 @@ class JobOp(Op):
         assert hooks is not None
         state = hooks.state
         state.busy_calls = state.commits = state.rollbacks = 0
-        was_open = rc.in_transaction()
+        real = rc.real
+        assert real is not None  # run() sends a job without an open connection elsewhere
+        try:
+            was_open = real.in_transaction  # rc.in_transaction(), inline: once per statement
+        except sqlite3.ProgrammingError:  # closed behind harness's back
+            was_open = False
         fn = self.fn
         assert fn is not None
         try:
@@ -454,7 +462,11 @@ class JobOp(Op):
         """
         if state.commits and self.error is None:
             self.committed = True
-        now_open = rc.in_transaction()
+        real = rc.real
+        try:  # rc.in_transaction(), inline: once per statement
+            now_open = real is not None and real.in_transaction
+        except sqlite3.ProgrammingError:  # closed (by the job itself, or behind harness's back)
+            now_open = False
         if (state.commits or state.rollbacks) and not now_open:
             rc.transaction_ended(self.committed)
         if now_open:

@@ -109,14 +109,24 @@ class RealConnection:
     @contextmanager
     def running_here(self) -> Iterator[None]:
         """While a job runs: the connection belongs to the running thread (re-entrant)."""
-        slot = self.thread_slot
-        before = slot.value if slot is not None else 0
-        self._mark(threading.get_ident())
+        before = self.move_here()
         try:
             yield
         finally:
-            if slot is not None and (self.real is not None or self.closed is not None):
-                slot.value = before
+            self.move_back(before)
+
+    def move_here(self) -> int:
+        """Mark the connection as the running thread's; return the mark to restore."""
+        slot = self.thread_slot
+        before = slot.value if slot is not None else 0
+        self._mark(threading.get_ident())
+        return before
+
+    def move_back(self, before: int) -> None:
+        """Undo :meth:`move_here` (unless the connection was forgotten meanwhile)."""
+        slot = self.thread_slot
+        if slot is not None and (self.real is not None or self.closed is not None):
+            slot.value = before
 
     # --------------------------------------------------------------- hooks
     def track(self, method: str, args: tuple[Any, ...]) -> None:
