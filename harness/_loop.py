@@ -62,6 +62,10 @@ def _describe_call(func: Callable[..., Any]) -> str:
     return str(name)
 
 
+def _after_the_schedule(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A released loop's exception handler (see :meth:`ControlledLoop.release`)."""
+
+
 _task_init = asyncio.Task.__init__  # super().__init__, without the super() lookup
 _future_init = asyncio.Future.__init__
 
@@ -316,14 +320,17 @@ class ControlledLoop(asyncio.BaseEventLoop):
         """The schedule ended: drop the references that make the loop part of cycles.
 
         Its tasks (which point back at it), the future factory and the exception
-        handler bound to it, and its world. A loop is released once closed; a
-        stale task still holding it finds it closed, as on asyncio.
+        handler bound to it. A loop is released once closed; a stale task still
+        holding it finds it closed, as on asyncio. What its tasks' futures report
+        as they are freed now (an exception nobody retrieved, in an incarnation a
+        crash abandoned) is dropped, as it was when the collector freed them after
+        the schedule: the schedule's record is complete.
         """
+        self._exception_handler = _after_the_schedule  # first: freeing below may report
         self._tasks = []
         self._agen_order = []
         self.__dict__.pop("create_future", None)
         self.__dict__.pop("get_debug", None)
-        self._exception_handler = None
         self._ready.clear()
         self._scheduled.clear()
 

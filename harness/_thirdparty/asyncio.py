@@ -65,11 +65,14 @@ def created_by_wait_for() -> bool:
     if sys.version_info >= (3, 12):
         return False
     frame: Any = sys._getframe(2)  # whoever called loop.create_task
-    if frame.f_code is _ENSURE_CODE and frame.f_back is not None:
-        if frame.f_back.f_code is not _ENSURE_PUBLIC_CODE:
-            return False  # gather and the like call _ensure_future themselves
-    elif frame.f_code is _CREATE_TASK_CODE:
-        return False  # asyncio.create_task(...): wait_for never calls it
+    if _ENSURE_CODE is not None and _ENSURE_PUBLIC_CODE is not None:
+        # 3.11's wait_for -> ensure_future -> _ensure_future -> loop.create_task, always:
+        # anything else (gather calls _ensure_future itself) is not the helper
+        if frame.f_code is not _ENSURE_CODE:
+            return False
+        outer = frame.f_back
+        if outer is None or outer.f_code is not _ENSURE_PUBLIC_CODE:
+            return False
     for _ in range(6):
         if frame is None:
             return False
@@ -87,7 +90,6 @@ _WAIT_FOR_CODE = getattr(asyncio.tasks.wait_for, "__code__", None)  # the usual 
 # 3.11's wait_for -> ensure_future -> _ensure_future -> loop.create_task: the helper's path
 _ENSURE_CODE = getattr(getattr(asyncio.tasks, "_ensure_future", None), "__code__", None)
 _ENSURE_PUBLIC_CODE = getattr(asyncio.tasks.ensure_future, "__code__", None)
-_CREATE_TASK_CODE = getattr(asyncio.tasks.create_task, "__code__", None)
 
 
 def task_of(handle: asyncio.Handle) -> Any | None:
