@@ -282,7 +282,9 @@ def _freeze_heap() -> bool:
     imported (tens of thousands of objects), once per so many schedules. The
     objects are moved back (``gc.unfreeze``) when the exploration ends; one
     that dies in between is freed then. A program that froze objects itself
-    (``gc.freeze`` before forking) is left as it is.
+    (``gc.freeze`` before forking), or an interpreter that did (CPython 3.12
+    starts with some objects frozen), is left as it is: harness never
+    unfreezes what it did not freeze.
     """
     if not gc.isenabled() or gc.get_freeze_count():
         return False

@@ -143,11 +143,16 @@ def test_the_collector_is_off_in_a_schedule_and_the_heap_frozen_only_for_the_exp
     async def body(sim: harness.Sim) -> None:
         seen.append((gc.isenabled(), gc.get_freeze_count()))
 
-    before = gc.get_freeze_count()
-    assert gc.isenabled() and before == 0
+    before = gc.get_freeze_count()  # 0, but CPython 3.12's start-up freezes some objects
+    assert gc.isenabled()
     harness.explore(body, schedules=3, strategy="random")
-    assert gc.isenabled() and gc.get_freeze_count() == 0  # unfrozen when it ended
-    assert seen and all(not enabled and frozen > 0 for enabled, frozen in seen)
+    assert gc.isenabled()
+    assert seen and all(not enabled for enabled, _ in seen)
+    if before == 0:
+        assert all(frozen > 0 for _, frozen in seen)
+        assert gc.get_freeze_count() == 0  # unfrozen when it ended
+    else:  # something froze objects already: left as it was, never unfrozen
+        assert gc.get_freeze_count() > 0
 
 
 def test_a_program_that_froze_its_heap_itself_keeps_it_frozen() -> None:
