@@ -83,7 +83,7 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
     from ._patches import controlled, enter, leave, resume_gc
     from ._world import RunConfig, World
     from .sqlite._database import default_workroot, forget_exploration
-    from .sqlite._layer import layer_of
+    from .sqlite._layer import clean_up
     from .strategies import Replay
 
     class SimulatedLoop(ControlledLoop):
@@ -106,8 +106,8 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
             if self._open:
                 self._open = False
                 leave()
-                layer_of(self._world).cleanup()
-                self._world.loop = None
+                clean_up(self._world)  # what run_schedule does at a schedule's end
+                self._world.end()
                 self._control.__exit__(None, None, None)
                 shutil.rmtree(self._workdir, ignore_errors=True)
                 forget_exploration(self._workdir)

@@ -369,12 +369,7 @@ class JobOp(Op):
         assert hooks is not None
         state = hooks.state
         state.busy_calls = state.commits = state.rollbacks = 0
-        real = rc.real
-        assert real is not None  # run() sends a job without an open connection elsewhere
-        try:
-            was_open = real.in_transaction  # rc.in_transaction(), inline: once per statement
-        except sqlite3.ProgrammingError:  # closed behind harness's back
-            was_open = False
+        was_open = rc.in_transaction()
         fn = self.fn
         assert fn is not None
         try:
@@ -462,11 +457,7 @@ class JobOp(Op):
         """
         if state.commits and self.error is None:
             self.committed = True
-        real = rc.real
-        try:  # rc.in_transaction(), inline: once per statement
-            now_open = real is not None and real.in_transaction
-        except sqlite3.ProgrammingError:  # closed (by the job itself, or behind harness's back)
-            now_open = False
+        now_open = rc.in_transaction()
         if (state.commits or state.rollbacks) and not now_open:
             rc.transaction_ended(self.committed)
         if now_open:
