@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from time import perf_counter as _wall_clock
 from typing import Any
 
+from ._alternatives import ChoiceKey
 from ._errors import InterleavingError, NondeterminismError
 from ._parallel import OK, choose_workers, fingerprint, run_schedules
 from ._run import Body, Program, RunRecord
+from ._run_config import RunConfig
 from ._session import Session, divergence
-from ._world import ChoiceKey, RunConfig
 from .faults import Faults
 from .shrink import same_failure, shrink_schedule
 from .strategies import Exhaustive, Strategy, by_name

@@ -124,7 +124,7 @@ class Op:
     def footprint(self) -> Hashable | None:
         """What executing it now touches, when that is only a database (None: anything).
 
-        Used by :meth:`harness._world.World.commute`; the default is the
+        Used by :func:`harness._alternatives.commute`; the default is the
         conservative answer.
         """
         return None
@@ -316,3 +316,17 @@ class CallOp(Op):
 
 def _spent() -> None:
     raise RuntimeError("harness: an operation ran twice")
+
+
+class Delivery:
+    """A notification on its way to one subscriber."""
+
+    __slots__ = ("actor", "apply", "id", "label", "ordinal", "shown")
+
+    def __init__(self, shown: str, label: str, apply: Callable[[], None]) -> None:
+        self.id = 0
+        self.ordinal = 0  # n-th notification to this subscriber
+        self.shown = shown  # the subscriber, as the timeline names it
+        self.actor = shown  # the scheduling identity (one per notification, set on enable)
+        self.label = label
+        self.apply = apply

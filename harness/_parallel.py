@@ -36,8 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ._run import Program, RunRecord
+from ._run_config import RunConfig
 from ._session import Session
-from ._world import RunConfig
 from .strategies import Strategy
 
 OK, FAILED, RAISED = "ok", "failed", "raised"

@@ -33,11 +33,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._alternatives import ChoiceKey
 from ._errors import EscapeError, HarnessError, ScheduleError
 from ._loop import ControlledLoop
 from ._patches import enter, leave, resume_gc
+from ._run_config import Abandoned, Crash, RunConfig
 from ._sim import Sim
-from ._world import Abandoned, ChoiceKey, Crash, RunConfig, World
+from ._world import World
 from .sqlite._layer import clean_up, layer_of
 from .strategies import Strategy
 from .tokens import Deviation

@@ -18,10 +18,11 @@ import tempfile
 from collections.abc import Sequence
 from types import TracebackType
 
+from ._alternatives import ChoiceKey, choice_key
 from ._errors import NondeterminismError
 from ._patches import controlled
 from ._run import Program, RunRecord, run_schedule
-from ._world import ChoiceKey, RunConfig, choice_key
+from ._run_config import RunConfig
 from .shrink import KeyedReplay
 from .sqlite._database import default_workroot, forget_exploration
 from .strategies import Replay, Strategy

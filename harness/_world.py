@@ -34,10 +34,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._alternatives import ChoiceKey, choice_key, commute
 from ._errors import DeadlockError, EscapeError, HarnessError, LivelockError
 from ._ops import (
     BLOCKED,
@@ -47,14 +47,15 @@ from ._ops import (
     SLEEPING,
     CallOp,
     Channel,
+    Delivery,
     Op,
-    describe_result,
 )
 from ._random import SimRandom
+from ._run_config import Abandoned, Crash, RunConfig
 from ._stuck import describe_stuck
 from ._thirdparty import asyncio as asyncio_compat
 from ._thirdparty.anyio import ScopeNumbers
-from .faults import Faults
+from ._timeline_texts import deliver_text, exec_fields, exec_text, submit_fields, submit_text
 from .strategies import Alternative, ChoicePoint, Kind, Strategy
 from .strategies._protocol import K_CRASH, K_DELIVER, K_EXEC, K_FAULT, K_NOTIFY, K_RUN
 from .tokens import Deviation
@@ -64,50 +65,6 @@ if TYPE_CHECKING:
     from ._loop import ControlledLoop
 
 _RUN = Alternative(Kind.RUN, "loop")
-
-
-class Crash(BaseException):
-    """Raised out of the loop when the strategy crashes the process (never seen by the body)."""
-
-    def __init__(self, op: Op, after_commit: bool) -> None:
-        super().__init__("crash")
-        self.op = op
-        self.after_commit = after_commit
-
-
-class Abandoned(BaseException):
-    """Raised into code of a crashed process that tries to use the simulation again."""
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """How one schedule runs (everything but the choices)."""
-
-    mode: str = "fifo"
-    faults: Faults = field(default_factory=Faults)
-    max_steps: int = 100_000
-    chaos: bool = False
-    patch_aiosqlite: bool = True
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("fifo", "parallel"):
-            raise ValueError(f"mode must be 'fifo' or 'parallel', not {self.mode!r}")
-        if self.max_steps < 1:
-            raise ValueError("max_steps must be positive")
-
-
-class Delivery:
-    """A notification on its way to one subscriber."""
-
-    __slots__ = ("actor", "apply", "id", "label", "ordinal", "shown")
-
-    def __init__(self, shown: str, label: str, apply: Callable[[], None]) -> None:
-        self.id = 0
-        self.ordinal = 0  # n-th notification to this subscriber
-        self.shown = shown  # the subscriber, as the timeline names it
-        self.actor = shown  # the scheduling identity (one per notification, set on enable)
-        self.label = label
-        self.apply = apply
 
 
 class World:
@@ -271,9 +228,9 @@ class World:
                 loop._clock if loop is not None else 0.0,
                 submitter,
                 "submit",
-                partial(_submit_text, name, op),
+                partial(submit_text, name, op),
                 False,
-                partial(_submit_fields, name, op) if semantic else None,
+                partial(submit_fields, name, op) if semantic else None,
             )
         )
         if semantic:
@@ -383,9 +340,7 @@ class World:
             anchor = (self.semantic_events, self.offers, self.turns)
             try:
                 index = self.strategy.choose(
-                    ChoicePoint(
-                        len(self.decisions), alts, not ready, anchor, self.commute, choice_key
-                    )
+                    ChoicePoint(len(self.decisions), alts, not ready, anchor, commute, choice_key)
                 )
             except HarnessError:
                 raise
@@ -411,37 +366,6 @@ class World:
         self.count_step()
         self._perform(alt, index != 0)
         return False
-
-    def commute(self, a: Alternative, b: Alternative) -> bool:
-        """Whether taking ``a`` then ``b`` now provably ends as ``b`` then ``a`` (conservative).
-
-        True only for two steps of different connections' workers where:
-
-        * one executes a statement and the other delivers a result: a delivery
-          only posts the awaiting task's wake-up to the loop, and executing a
-          plain statement (see ``Op.footprint``) touches only SQLite and its own
-          operation — never the loop;
-        * both execute statements (``Op.commutes``): on different database files
-          where at most one of them could have to wait for a lock (two waits
-          would start two busy-timeout timers whose order is the order taken),
-          or both read the same database and no connection to it holds a write
-          transaction (so neither read can wait).
-
-        Everything else is dependent: running a callback (arbitrary Python),
-        two deliveries (their order is the loop's ready order), notifications,
-        faults, crashes, connects and closes, any step of a connection with user
-        hooks or functions, scripts, ATTACH, pragmas, and pool jobs.
-        """
-        kinds = (a.kind, b.kind)
-        if not (kinds[0] in _COMMUTING and kinds[1] in _COMMUTING) or kinds == _TWO_DELIVERIES:
-            return False
-        x, y = a.target, b.target
-        if not isinstance(x, Op) or not isinstance(y, Op) or x.channel is y.channel:
-            return False
-        if a.kind is K_EXEC and b.kind is K_EXEC:
-            return x.commutes(y)
-        executed = x if a.kind is K_EXEC else y
-        return executed.footprint() is not None
 
     def record_deviation(self, anchor: tuple[int, int, int], key: ChoiceKey) -> None:
         kind, target, ordinal, fault = key
@@ -590,9 +514,9 @@ class World:
                     loop._clock if loop is not None else 0.0,
                     channel.name,
                     "fault" if fault else "exec",
-                    partial(_exec_text, op, outcome),
+                    partial(exec_text, op, outcome),
                     deviation,
-                    partial(_exec_fields, op.ordinal, fault, outcome) if semantic else None,
+                    partial(exec_fields, op.ordinal, fault, outcome) if semantic else None,
                 )
             )
             if semantic:
@@ -638,7 +562,7 @@ class World:
                 loop._clock if loop is not None else 0.0,
                 channel.name,
                 "deliver",
-                partial(_deliver_text, op, submitter, dropped),
+                partial(deliver_text, op, submitter, dropped),
                 deviation,
                 (op.ordinal, submitter, dropped) if semantic else None,
             )
@@ -655,51 +579,6 @@ class World:
 
 
 _current_task = asyncio_compat.current_task_of
-_COMMUTING = (K_EXEC, K_DELIVER)
-_TWO_DELIVERIES = (K_DELIVER, K_DELIVER)
-
-ChoiceKey = tuple[str, str, int, str | None]
-
-
-def choice_key(alt: Alternative) -> ChoiceKey:
-    """What an alternative does, independent of its index and of global ids.
-
-    ``(kind, channel or subscriber, ordinal within it, fault)``: "execute the 3rd
-    statement submitted to app.db#2". It survives edits to a schedule that shift
-    choice indices, which is what the shrinker needs.
-    """
-    target = alt.target
-    kind: str = alt.kind._value_  # Kind.value without enum's descriptor (a hot path)
-    if isinstance(target, Op):
-        return (kind, target.channel.name, target.ordinal, alt.fault)
-    if isinstance(target, Delivery):
-        return (kind, target.shown, target.ordinal, None)
-    return (kind, alt.actor, target if isinstance(target, int) else 0, alt.fault)
-
-
-# Timeline texts and semantic fields of the three events of every operation, computed
-# on first use (partials, not closures: no cells to build on the hot path).
-def _submit_text(name: str, op: Op) -> str:
-    return f"{name}: {op.label}"
-
-
-def _submit_fields(name: str, op: Op) -> Fields:
-    return (name, op.ordinal, op.signature())
-
-
-def _exec_text(op: Op, outcome: Callable[[], tuple[object, ...]]) -> str:
-    return f"{op.label} -> {describe_result(outcome())}"
-
-
-def _exec_fields(
-    ordinal: int, fault: str | None, outcome: Callable[[], tuple[object, ...]]
-) -> Fields:
-    return (ordinal, fault, outcome())
-
-
-def _deliver_text(op: Op, submitter: str, dropped: bool) -> str:
-    dropped_note = " (dropped: the awaiting task was cancelled)" if dropped else ""
-    return f"{short(op.label, 50)} -> {submitter}{dropped_note}"
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

@@ -81,7 +81,8 @@ def _simulated_loop_class() -> Callable[[str, int], ControlledLoop]:
 
     from ._loop import ControlledLoop
     from ._patches import controlled, enter, leave, resume_gc
-    from ._world import RunConfig, World
+    from ._run_config import RunConfig
+    from ._world import World
     from .sqlite._database import default_workroot, forget_exploration
     from .sqlite._layer import clean_up
     from .strategies import Replay

@@ -18,7 +18,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._world import Delivery, World
+from ._ops import Delivery
+from ._world import World
 from .sqlite._worker import worker_of
 from .trace import scrub, short
 

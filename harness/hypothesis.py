@@ -59,8 +59,8 @@ from ._errors import HarnessError, InterleavingError
 from ._excerpt import failure_report
 from ._explore import Run
 from ._run import Body, Program, RunRecord
+from ._run_config import RunConfig
 from ._session import Session
-from ._world import RunConfig
 from .faults import Faults
 from .shrink import shrink_schedule
 from .strategies import ChoicePoint, Decision

@@ -25,7 +25,7 @@ local edits there are two passes that re-place the decisive deviation:
    defaults after it, for the smallest *k* that still fails: the last kept
    deviation is the decisive one;
 2b. **drop by meaning** — each deviation is also known by *what* it took
-   (:func:`~harness._world.choice_key`: "execute the 3rd statement of
+   (:func:`~harness._alternatives.choice_key`: "execute the 3rd statement of
    app.db#2"); drop one and replay the others by meaning, each at the first
    choice point that offers it. Index shifts do not break this pass, so it
    removes incidental deviations the index-based passes cannot;
@@ -58,7 +58,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from ._world import ChoiceKey, choice_key
+from ._alternatives import ChoiceKey, choice_key
 from .strategies import ChoicePoint, Decision
 
 if TYPE_CHECKING:

@@ -73,7 +73,7 @@ class Deviation:
 
     @property
     def key(self) -> tuple[str, str, int, str | None]:
-        """What it chose, independent of when (as :func:`harness._world.choice_key`)."""
+        """What it chose, independent of when (as :func:`harness._alternatives.choice_key`)."""
         return (self.kind, self.target, self.ordinal, self.fault)
 
     def describe(self) -> str:

@@ -11,8 +11,8 @@ import pytest
 import harness
 from harness._excerpt import excerpt, kept_steps
 from harness._run import Program, RunRecord
+from harness._run_config import RunConfig
 from harness._session import Session
-from harness._world import RunConfig
 from harness.shrink import _one_deviation, order_key, same_failure, shrink_schedule
 from harness.trace import Event, decode_token
 from tests.bodies import SCHEMA, lww_two_tasks

@@ -62,3 +62,17 @@ def test_the_lowest_versions_ci_pins_are_the_lower_bounds_pyproject_declares() -
         assert floors.get(name) == version, f"{name}: pinned {version}, floor {floors.get(name)}"
     for name in ("aiosqlite", "anyio", "hypothesis", "pytest", "pytest-xdist"):
         assert name in pins, f"harness's dependency {name} is not tested at its floor"
+
+
+def test_no_module_of_the_package_is_past_600_lines() -> None:
+    """CONVENTIONS: a module past ~600 lines is split (what it owns gets a name)."""
+    too_long = {}
+    for folder, _dirs, files in os.walk(os.path.join(ROOT, "harness")):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                with open(path, encoding="utf-8") as handle:
+                    count = sum(1 for _ in handle)
+                if count > 600:
+                    too_long[os.path.relpath(path, ROOT)] = count
+    assert not too_long, f"split these modules: {too_long}"

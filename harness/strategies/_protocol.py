@@ -83,7 +83,7 @@ class ChoicePoint:
     independently of its index and of this point ("execute the 3rd job of
     app.db#2"), and ``commute(a, b)`` is True only when taking ``a`` then
     ``b`` from here provably reaches the same state as ``b`` then ``a`` (see
-    ``harness._world.World.commute`` for what it relies on).
+    ``harness._alternatives.commute`` for what it relies on).
     """
 
     __slots__ = ("alternatives", "anchor", "commute", "identity", "idle", "index")

@@ -20,7 +20,7 @@ step ``a`` at a choice point has been explored, the subtrees of the later
 alternatives ``b`` that commute with ``a`` there do not take ``a`` until a
 step that does not commute with it has run — every such order was already
 covered. Commutation is the engine's conservative judgement
-(:meth:`ChoicePoint.commute`, ``harness._world.World.commute``). Sleep sets
+(:meth:`ChoicePoint.commute`, ``harness._alternatives.commute``). Sleep sets
 are sound for the complete search only: with a deviation bound, the order
 that was kept can need more deviations than the order that was pruned, and a
 bounded search would then miss it (Coons, Musuvathi and McKinley, "Bounded
