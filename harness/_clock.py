@@ -30,6 +30,7 @@ import sys
 import time
 import types
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -234,6 +235,10 @@ _SWAPS: dict[object, object] = {
 _LEFT_ALONE = frozenset({"datetime", "_datetime", "harness._clock", "pickle", "_pickle", "copyreg"})
 
 
+_SWAP_BY_ID: dict[int, object] = {id(real): virtual for real, virtual in _SWAPS.items()}
+_REAL_BY_ID: dict[int, object] = {id(real): real for real in _SWAPS}
+
+
 class DatetimeSwap:
     """Module globals bound to ``datetime``, ``datetime.datetime`` or ``datetime.date``.
 
@@ -241,12 +246,24 @@ class DatetimeSwap:
     real ``datetime`` module itself is left alone); ``refresh`` swaps those of
     modules imported since (cheap: it only looks when ``sys.modules`` grew);
     ``uninstall`` puts every real one back.
+
+    A module's namespace is scanned once per process and the names found are
+    remembered with the namespace's size: a later exploration looks only at
+    those names, and scans a module again when it is a new module object or
+    its namespace grew or shrank. (Values are matched by identity, so no
+    user object's ``__hash__`` or ``__eq__`` runs.) What this does not see: a
+    global that already existed when the module was scanned and is rebound to
+    a real ``datetime`` afterwards — the same assumption the in-exploration
+    refresh has always made about modules it has seen.
     """
 
     def __init__(self) -> None:
         self._swapped: list[tuple[dict[str, Any], str, object]] = []
         self._seen = 0
         self._seen_modules: set[str] = set()
+        # per module name: (the module, weakly, its namespace size when scanned, names bound to
+        # a real datetime object then), kept across explorations
+        self._scanned: dict[str, tuple[weakref.ref[Any], int, tuple[str, ...]]] = {}
 
     def install(self) -> None:
         self.refresh()
@@ -256,23 +273,38 @@ class DatetimeSwap:
         if len(modules) == self._seen:
             return
         self._seen = len(modules)
+        seen, scanned = self._seen_modules, self._scanned
         for name, module in list(modules.items()):
-            if name in self._seen_modules or module is None:
+            if name in seen:
                 continue
-            self._seen_modules.add(name)
-            if name in _LEFT_ALONE:
+            seen.add(name)
+            known = scanned.get(name)
+            if known is not None and known[0]() is module:  # scanned in an earlier exploration
+                namespace = module.__dict__
+                if known[1] == len(namespace):
+                    if known[2]:
+                        self._swap(namespace, known[2])
+                    continue
+            if module is None or name in _LEFT_ALONE:
                 continue
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
                 continue
-            for key, value in list(namespace.items()):
-                try:
-                    swap = _SWAPS.get(value)
-                except TypeError:  # unhashable
-                    continue
-                if swap is not None:
-                    namespace[key] = swap
-                    self._swapped.append((namespace, key, value))
+            keys = tuple(k for k, v in list(namespace.items()) if id(v) in _REAL_BY_ID)
+            try:
+                scanned[name] = (weakref.ref(module), len(namespace), keys)
+            except TypeError:  # an object that takes no weak reference: scanned every time
+                pass
+            if keys:
+                self._swap(namespace, keys)
+
+    def _swap(self, namespace: dict[str, Any], keys: tuple[str, ...]) -> None:
+        for key in keys:
+            value = namespace.get(key)
+            swap = _SWAP_BY_ID.get(id(value))
+            if swap is not None and value is _REAL_BY_ID[id(value)]:
+                namespace[key] = swap
+                self._swapped.append((namespace, key, value))
 
     def uninstall(self) -> None:
         virtual = tuple(_SWAPS.values())
