@@ -235,8 +235,9 @@ _SWAPS: dict[object, object] = {
 _LEFT_ALONE = frozenset({"datetime", "_datetime", "harness._clock", "pickle", "_pickle", "copyreg"})
 
 
+# by the id of the real object (alive for good in _SWAPS, so no other live object has it)
 _SWAP_BY_ID: dict[int, object] = {id(real): virtual for real, virtual in _SWAPS.items()}
-_REAL_BY_ID: dict[int, object] = {id(real): real for real in _SWAPS}
+_VIRTUAL_IDS = frozenset(id(virtual) for virtual in _SWAPS.values())
 
 
 class DatetimeSwap:
@@ -290,7 +291,7 @@ class DatetimeSwap:
             namespace = getattr(module, "__dict__", None)
             if not isinstance(namespace, dict):
                 continue
-            keys = tuple(k for k, v in list(namespace.items()) if id(v) in _REAL_BY_ID)
+            keys = tuple(k for k, v in list(namespace.items()) if id(v) in _SWAP_BY_ID)
             try:
                 scanned[name] = (weakref.ref(module), len(namespace), keys)
             except TypeError:  # an object that takes no weak reference: scanned every time
@@ -302,14 +303,13 @@ class DatetimeSwap:
         for key in keys:
             value = namespace.get(key)
             swap = _SWAP_BY_ID.get(id(value))
-            if swap is not None and value is _REAL_BY_ID[id(value)]:
+            if swap is not None:
                 namespace[key] = swap
                 self._swapped.append((namespace, key, value))
 
     def uninstall(self) -> None:
-        virtual = tuple(_SWAPS.values())
         for namespace, key, value in reversed(self._swapped):
-            if any(namespace.get(key) is v for v in virtual):
+            if id(namespace.get(key)) in _VIRTUAL_IDS:  # still one of ours: put the real back
                 namespace[key] = value
         self._swapped = []
         self._seen = 0
