@@ -26,6 +26,7 @@ class State:
         self.saved: list[tuple[object, str, object]] = []  # what the patches replaced
         self.random_state: object = None
         self.patch_aiosqlite = True
+        self.thread_patch_pending = False  # aiosqlite 0.22's Thread: patched once it is imported
         self.gc_was_enabled = True
         self.froze_heap = False  # controlled() moved the heap to the permanent generation
 

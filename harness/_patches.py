@@ -43,6 +43,7 @@ import socket
 import sqlite3
 import sqlite3.dbapi2
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -253,12 +254,12 @@ def _install(patch_aiosqlite: bool) -> None:
         *_escapes(),
     ]
     _state.patch_aiosqlite = patch_aiosqlite
-    for anyio_patch in (
+    for extra in (
         anyio_compat.worker_thread_patch(_in_simulation),
         anyio_compat.cancel_scope_hash_patch(_scope_numbers),
     ):
-        if anyio_patch is not None:
-            patches.append(anyio_patch)
+        if extra is not None:
+            patches.append(extra)
     saved = []
     for owner, name, replacement in patches:
         if isinstance(owner, type):
@@ -268,9 +269,29 @@ def _install(patch_aiosqlite: bool) -> None:
         saved.append((owner, name, original))
         setattr(owner, name, replacement)
     _state.saved = saved
+    _state.thread_patch_pending = patch_aiosqlite
+    _patch_worker_thread()
     _state.random_state = random.getstate()
     _datetimes.install()
     _state.froze_heap = _freeze_heap()
+
+
+def _patch_worker_thread() -> None:
+    """aiosqlite 0.22's ``Thread`` made cheap inside simulations, once aiosqlite is imported.
+
+    Asked at the install and at the start of every schedule until aiosqlite has
+    been imported (a body often imports it in its first schedule); undone with
+    the other patches. Behaviour is the same before and after (see
+    ``harness._thirdparty.aiosqlite.worker_thread_patch``): only the cost differs.
+    """
+    if "aiosqlite.core" not in sys.modules:
+        return
+    _state.thread_patch_pending = False
+    patch = aiosqlite_compat.worker_thread_patch(_in_simulation)
+    if patch is not None:
+        owner, name, replacement = patch
+        _state.saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
 
 
 def _freeze_heap() -> bool:
@@ -338,6 +359,8 @@ def enter(world: World) -> None:
     _state.gc_was_enabled = gc.isenabled()
     gc.disable()
     _datetimes.refresh()  # modules imported since the exploration began
+    if _state.thread_patch_pending:
+        _patch_worker_thread()
 
 
 def leave() -> None:

@@ -16,7 +16,9 @@ import asyncio
 import functools
 import gc
 import os
+import re
 import sqlite3
+import threading
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -470,6 +472,63 @@ async def reach_in_probe(path: str, obs: Observations) -> None:
 
 def test_libraries_that_reach_into_aiosqlite_work(tmp_path: Path) -> None:
     assert_same(reach_in_probe, tmp_path)
+
+
+async def worker_thread_probe(path: str, obs: Observations) -> None:
+    """The worker thread as code sees it before the connection opens (it is not started yet)."""
+    pending = aiosqlite.connect(path)
+    thread = getattr(pending, "_thread", pending)  # 0.19-0.21: the Connection is the Thread
+    obs.append(("a threading.Thread", isinstance(thread, threading.Thread)))
+    obs.append(("its type's name", type(thread).__name__ if thread is not pending else "-"))
+    obs.append(("name", re.sub(r"\d+", "N", thread.name)))
+    obs.append(("repr", re.sub(r"\d+", "N", repr(thread)).replace("Connection", "Thread")))
+    obs.append(("daemon, ident, alive", thread.daemon, thread.ident, thread.is_alive()))
+    await attempt(obs, "join before start", lambda: thread.join(0))
+    thread.daemon = True
+    obs.append(("daemon set", thread.daemon, "daemon" in repr(thread)))
+    db = await pending
+    await attempt(obs, "a query", db.execute_fetchall("SELECT 1"))
+    await db.close()
+
+
+def test_the_worker_thread_reads_as_a_real_unstarted_thread(tmp_path: Path) -> None:
+    assert_same(worker_thread_probe, tmp_path)
+
+
+def test_a_connection_made_in_a_schedule_and_awaited_after_it_runs_on_a_real_thread(
+    tmp_path: Path,
+) -> None:
+    made: list[Any] = []
+
+    async def body(sim: harness.Sim) -> None:
+        made.append(aiosqlite.connect(str(tmp_path / "later.db")))  # never awaited here
+
+    assert not harness.explore(body, schedules=2, shrink=False).failed
+    assert getattr(aiosqlite.core, "Thread", threading.Thread) is threading.Thread  # undone
+
+    async def later() -> list[Any]:
+        async with made[-1] as db:
+            await db.execute("CREATE TABLE t(x)")
+            await db.execute("INSERT INTO t VALUES (7)")
+            await db.commit()
+            return list(await db.execute_fetchall("SELECT x FROM t"))
+
+    assert asyncio.run(later()) == [(7,)]
+    check = sqlite3.connect(tmp_path / "later.db")  # a real file: a real thread wrote it
+    try:
+        assert check.execute("SELECT x FROM t").fetchall() == [(7,)]
+    finally:
+        check.close()
+    seen: list[str] = []
+
+    async def after(sim: harness.Sim) -> None:  # that thread's start left no state behind
+        pending = aiosqlite.connect(str(tmp_path / "after.db"))
+        thread = getattr(pending, "_thread", pending)
+        seen.append(f"{thread.is_alive()} {thread.ident} {'initial' in repr(thread)}")
+        await (await pending).close()
+
+    assert not harness.explore(after, schedules=2, shrink=False).failed
+    assert seen == ["False None True"] * 2
 
 
 # ---------------------------------------------------- interrupt, extensions

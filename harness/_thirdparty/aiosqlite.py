@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 SUPPORTED = ("0.19", "0.20", "0.21", "0.22")
@@ -175,3 +176,96 @@ def job_queue(conn: Any) -> Any:
 def set_job_queue(conn: Any, queue: Any) -> None:
     """Replace the connection's job queue (done once, when its worker starts)."""
     conn._tx = queue
+
+
+# ------------------------------------------------------ 0.22's worker Thread
+class _TemplateState:
+    """The instance state of one real, never-started ``threading.Thread`` (made once)."""
+
+    state: dict[str, Any] | None = None
+
+    @classmethod
+    def get(cls) -> dict[str, Any]:
+        if cls.state is None:
+            # named, so no number of threading's "Thread-N" counter is used up
+            cls.state = dict(vars(threading.Thread(name="harness-template", daemon=False)))
+        return cls.state
+
+
+def worker_thread_patch(in_simulation: Callable[[], bool]) -> tuple[object, str, object] | None:
+    """``(aiosqlite.core, "Thread", a cheaper Thread)`` for 0.22; None for 0.19-0.21 or none.
+
+    aiosqlite 0.22 builds ``self._thread = Thread(...)`` in every
+    ``Connection.__init__``. A real ``Thread`` costs about 40k instructions to
+    make and free (its ``Event``'s ``Condition`` raises three ``AttributeError``
+    on a plain lock; the excepthook closure; the dangling-thread set), as much
+    as the rest of a simulated connection's opening. Inside a simulation the
+    thread never starts (harness's worker takes its jobs), so the replacement
+    skips that state and shares the never-set state of one real unstarted
+    thread. What a caller sees is a real unstarted ``Thread``'s: an instance of
+    ``threading.Thread`` named from the same counter (``Thread-7
+    (_connection_worker_thread)``), ``daemon`` settable (SQLAlchemy sets it),
+    ``ident`` None, ``is_alive()`` False, ``join()`` refused, the same repr.
+    Started outside a simulation (a connection made in one and awaited after
+    it), it first takes state of its own, so it runs as a real thread.
+    """
+    core = _core()
+    connection = getattr(core, "Connection", None) if core is not None else None
+    if (
+        connection is None
+        or getattr(core, "Thread", None) is not threading.Thread
+        or issubclass(connection, threading.Thread)  # 0.19-0.21: the connection is the thread
+    ):
+        return None
+    found = getattr(threading, "_newname", None)  # how Thread.__init__ names a thread
+    if found is None:  # pragma: no cover - threading changed
+        return None
+    newname: Callable[[str], str] = found
+    template = _TemplateState.get()
+    shared_started = template.get("_started")
+
+    class Thread(threading.Thread):
+        __doc__ = worker_thread_patch.__doc__
+
+        def __init__(
+            self,
+            group: None = None,
+            target: Callable[..., object] | None = None,
+            name: str | None = None,
+            args: Any = (),
+            kwargs: dict[str, Any] | None = None,
+            *,
+            daemon: bool | None = None,
+        ) -> None:
+            if group is not None or not in_simulation():
+                threading.Thread.__init__(self, group, target, name, args, kwargs, daemon=daemon)
+                return
+            self.__dict__.update(template)
+            if name:
+                name = str(name)
+            else:  # as Thread.__init__ names it
+                name = newname("Thread-%d")
+                target_name = getattr(target, "__name__", None)
+                if target_name is not None:
+                    name += f" ({target_name})"
+            self._target = target
+            self._name = name
+            self._args = args
+            self._kwargs = {} if kwargs is None else kwargs
+            self._daemonic = threading.current_thread().daemon if daemon is None else daemon
+
+        def start(self) -> None:
+            if self.__dict__.get("_started") is shared_started and not in_simulation():
+                threading.Thread.__init__(  # state of its own before a real thread uses it
+                    self,
+                    target=self._target,
+                    name=self._name,
+                    args=self._args,
+                    kwargs=self._kwargs,
+                    daemon=self._daemonic,
+                )
+            threading.Thread.start(self)
+
+    Thread.__qualname__ = "Thread"  # its repr and type read as threading's own
+    Thread.__module__ = threading.__name__
+    return core, "Thread", Thread
