@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import functools
 import heapq
 import threading
@@ -68,6 +69,17 @@ def _after_the_schedule(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
 
 _task_init = asyncio.Task.__init__  # super().__init__, without the super() lookup
 _future_init = asyncio.Future.__init__
+_copy_context = contextvars.copy_context
+_new_handle = asyncio.Handle.__new__
+_HANDLE_INLINE = (
+    asyncio.Handle.__slots__
+    == (
+        *("_callback", "_args", "_cancelled", "_loop"),
+        *("_source_traceback", "_repr", "__weakref__", "_context"),
+    )
+    and "__init__" in asyncio.Handle.__dict__
+)
+"""``asyncio.Handle``'s state is the one its ``__init__`` sets in 3.11-3.13: built inline."""
 
 
 class SimTask(asyncio.Task):  # type: ignore[type-arg]
@@ -197,9 +209,22 @@ class ControlledLoop(asyncio.BaseEventLoop):
             return super().call_soon(callback, *args, context=context)
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        handle = asyncio.Handle(callback, args, self, context)
+        if not _HANDLE_INLINE:  # pragma: no cover - asyncio changed its Handle
+            made = asyncio.Handle(callback, args, self, context)
+            self._ready.append(made)
+            return made
+        # asyncio.Handle(callback, args, self, context), its __init__ inline (not in debug
+        # mode: no source traceback); once per callback, the loop's most frequent call
+        handle: Any = _new_handle(asyncio.Handle)
+        handle._context = _copy_context() if context is None else context
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
+        handle._repr = None
+        handle._source_traceback = None
         self._ready.append(handle)
-        return handle
+        return handle  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------ iteration
     def _run_once(self) -> None:
