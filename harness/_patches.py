@@ -254,12 +254,12 @@ def _install(patch_aiosqlite: bool) -> None:
         *_escapes(),
     ]
     _state.patch_aiosqlite = patch_aiosqlite
-    for extra in (
+    for anyio_patch in (
         anyio_compat.worker_thread_patch(_in_simulation),
         anyio_compat.cancel_scope_hash_patch(_scope_numbers),
     ):
-        if extra is not None:
-            patches.append(extra)
+        if anyio_patch is not None:
+            patches.append(anyio_patch)
     saved = []
     for owner, name, replacement in patches:
         if isinstance(owner, type):

@@ -34,6 +34,7 @@ are looked up in ``sys.modules`` when needed, so a re-imported aiosqlite
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from collections.abc import Callable
@@ -179,17 +180,11 @@ def set_job_queue(conn: Any, queue: Any) -> None:
 
 
 # ------------------------------------------------------ 0.22's worker Thread
-class _TemplateState:
+@functools.cache
+def _template_state() -> dict[str, Any]:
     """The instance state of one real, never-started ``threading.Thread`` (made once)."""
-
-    state: dict[str, Any] | None = None
-
-    @classmethod
-    def get(cls) -> dict[str, Any]:
-        if cls.state is None:
-            # named, so no number of threading's "Thread-N" counter is used up
-            cls.state = dict(vars(threading.Thread(name="harness-template", daemon=False)))
-        return cls.state
+    # named, so no number of threading's "Thread-N" counter is used up
+    return dict(vars(threading.Thread(name="harness-template", daemon=False)))
 
 
 def worker_thread_patch(in_simulation: Callable[[], bool]) -> tuple[object, str, object] | None:
@@ -221,7 +216,7 @@ def worker_thread_patch(in_simulation: Callable[[], bool]) -> tuple[object, str,
     if found is None:  # pragma: no cover - threading changed
         return None
     newname: Callable[[str], str] = found
-    template = _TemplateState.get()
+    template = _template_state()
     shared_started = template.get("_started")
 
     class Thread(threading.Thread):
