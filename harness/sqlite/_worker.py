@@ -258,9 +258,17 @@ class Worker:
         worker; without these references that would keep the whole world (loop,
         tasks, connections) alive, for the cyclic collector to scan again and
         again. A worker without a world is stale everywhere (:meth:`put`).
+
+        Its channel lets go of its operations too: a connection left open is
+        kept (``_gone``) until nothing else refers to it, and through its queue,
+        this worker and an operation's future (whose loop is the world's) it
+        would otherwise refer to itself — every such schedule's world kept for
+        the rest of the process. Nothing of a dead worker is taken again.
         """
         self.world = None
         self.layer = None
+        self.channel.ops = []
+        self.channel.blocked = None
 
 
 def worker_of(conn: Any) -> Worker | None:
