@@ -31,25 +31,27 @@ class _Graveyard:
     """
 
     def __init__(self) -> None:
-        self._kept: list[Any] = []
+        self._kept: dict[int, Any] = {}  # id -> connection: each kept once
 
     def bury(self, conn: Any) -> None:
-        self._kept.append(conn)
+        """Keep ``conn`` (once, however often: a crash and the schedule's end both bury it)."""
+        self._kept[id(conn)] = conn
 
     def release_all(self) -> None:
         """At exit: every kept connection is marked closed (its process is long gone)."""
-        kept, self._kept = self._kept, []
-        for conn in kept:
+        kept, self._kept = self._kept, {}
+        for conn in kept.values():
             compat.forget_connection(conn)
 
     def sweep(self) -> None:
-        kept, self._kept = self._kept, []
-        for conn in kept:
-            # references: `kept`, this loop's variable, getrefcount's argument
+        kept, self._kept = self._kept, {}
+        for key in kept:  # not items(): its reused pair would hold one more reference
+            conn = kept[key]
+            # references: `kept`, this variable, getrefcount's argument
             if sys.getrefcount(conn) <= 3:
                 compat.forget_connection(conn)
             else:
-                self._kept.append(conn)
+                self._kept[key] = conn
         del kept
 
 
