@@ -340,7 +340,15 @@ class World:
             anchor = (self.semantic_events, self.offers, self.turns)
             try:
                 index = self.strategy.choose(
-                    ChoicePoint(len(self.decisions), alts, not ready, anchor, commute, choice_key)
+                    ChoicePoint(
+                        len(self.decisions),
+                        alts,
+                        not ready,
+                        anchor,
+                        commute,
+                        choice_key,
+                        self.steps,
+                    )
                 )
             except HarnessError:
                 raise

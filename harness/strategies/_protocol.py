@@ -83,10 +83,15 @@ class ChoicePoint:
     independently of its index and of this point ("execute the 3rd job of
     app.db#2"), and ``commute(a, b)`` is True only when taking ``a`` then
     ``b`` from here provably reaches the same state as ``b`` then ``a`` (see
-    ``harness._alternatives.commute`` for what it relies on).
+    ``harness._alternatives.commute`` for what it relies on). ``steps`` counts
+    the steps the engine has taken in this schedule before this point (every
+    callback run and every environment step, offered or not): two choice
+    points are adjacent — nothing happened between the step taken at the
+    first and the second — exactly when the second's ``steps`` is the first's
+    plus one.
     """
 
-    __slots__ = ("alternatives", "anchor", "commute", "identity", "idle", "index")
+    __slots__ = ("alternatives", "anchor", "commute", "identity", "idle", "index", "steps")
 
     def __init__(
         self,
@@ -96,6 +101,7 @@ class ChoicePoint:
         anchor: tuple[int, int, int] = (0, 0, 0),
         commute: Callable[[Alternative, Alternative], bool] | None = None,
         identity: Callable[[Alternative], Hashable] | None = None,
+        steps: int | None = None,
     ) -> None:
         self.index = index
         self.alternatives = alternatives
@@ -103,6 +109,7 @@ class ChoicePoint:
         self.anchor = anchor
         self.commute = commute
         self.identity = identity
+        self.steps = steps
 
 
 Decision = tuple[int, int]

@@ -1,11 +1,13 @@
-"""Complete search with sleep sets: fewer schedules, the same behaviours.
+"""Reduced exhaustive search: fewer schedules, the same behaviours.
 
 ``Exhaustive(bound=None)`` prunes schedules that only reorder steps the engine
-judges to commute. The property that makes that safe: over the whole space,
-the reduced search observes exactly the outcomes the full search observes —
-every read result, every final database state, every failure. Each body here
-records what it saw in ``sim.notes``; the sets are compared against a search
-with pruning switched off.
+judges to commute (sleep sets); a bounded search prunes the second order of a
+"diamond" of two adjacent commuting steps when the first order already covered
+the state after it. The property that makes either safe: over the space it
+searches, the reduced search observes exactly the outcomes the full search
+observes — every read result, every final database state, every failure. Each
+body here records what it saw in ``sim.notes``; the sets are compared against
+the same search with pruning switched off (``reduce=False``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiosqlite
+import anyio
 import pytest
 
 import harness
@@ -69,6 +73,47 @@ async def reader_and_writer(sim: harness.Sim) -> None:
     await asyncio.gather(read(), write())
     await a.close()
     await b.close()
+
+
+async def two_files_two_rounds(sim: harness.Sim) -> None:
+    """Reads and writes over two files, in two rounds: some steps commute, some do not."""
+    a = await sim.connect("a.db", isolation_level=None)
+    b = await sim.connect("b.db", isolation_level=None)
+    c = await sim.connect("a.db", isolation_level=None)
+
+    async def read(db: Any, name: str) -> None:
+        sim.notes[name] = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
+
+    async def write(db: Any, sql: str) -> None:
+        await db.execute(sql)
+
+    await asyncio.gather(
+        read(a, "a1"), write(b, "CREATE TABLE t(v)"), write(c, "CREATE TABLE u(v)"), read(b, "b1")
+    )
+    await asyncio.gather(read(a, "a2"), write(c, "CREATE TABLE w(v)"))
+    for db in (a, b, c):
+        await db.close()
+
+
+async def anyio_writers(sim: harness.Sim) -> None:
+    """Two anyio tasks increment a counter, each in its own ``BEGIN IMMEDIATE`` transaction."""
+    async with aiosqlite.connect("w.db", isolation_level=None) as db:
+        await db.execute("CREATE TABLE c(n INTEGER)")
+        await db.execute("INSERT INTO c VALUES (0)")
+
+    async def increment(name: str) -> None:
+        async with aiosqlite.connect("w.db", isolation_level=None) as db:
+            await db.execute("BEGIN IMMEDIATE")
+            rows = await db.execute_fetchall("SELECT n FROM c")
+            sim.notes[name] = rows  # what this writer saw: 0 or 1
+            await db.execute("UPDATE c SET n = ?", (next(iter(rows))[0] + 1,))
+            await db.execute("COMMIT")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(increment, "a")
+        tg.start_soon(increment, "b")
+    async with aiosqlite.connect("w.db") as db:
+        sim.notes["n"] = await db.execute_fetchall("SELECT n FROM c")
 
 
 def _outcomes(body: Body, strategy: harness.Exhaustive) -> tuple[set[Any], int]:
@@ -130,12 +175,42 @@ def test_a_passing_complete_search_says_what_it_proved() -> None:
     assert "in one order" in result.proof
 
 
-def test_a_bounded_search_prunes_nothing() -> None:
-    strategy = harness.Exhaustive(2)
-    bounded = harness.explore(two_files, strategy=strategy, schedules=50_000, workers=1)
-    assert strategy.pruned == 0
-    unpruned = harness.explore(two_files, strategy=_Unreduced(2), schedules=50_000, workers=1)
-    assert bounded.schedules_run == unpruned.schedules_run
+@pytest.mark.parametrize(
+    ("body", "bound"),
+    [
+        (two_files, 3),
+        (two_readers, 3),
+        (reader_and_writer, 3),
+        (two_files_two_rounds, 2),
+        (anyio_writers, 2),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_a_bounded_reduced_search_sees_every_outcome_of_the_bounded_full_search(
+    body: Body, bound: int
+) -> None:
+    full, full_runs = _outcomes(body, harness.Exhaustive(bound, reduce=False))
+    strategy = harness.Exhaustive(bound)
+    reduced, reduced_runs = _outcomes(body, strategy)
+    assert reduced == full
+    assert strategy.pruned == 0  # sleep sets are for the complete search only
+    assert strategy.pruned_points > 0 and reduced_runs < full_runs
+
+
+def test_anyio_writers_see_both_orders_in_the_bounded_search() -> None:
+    seen, _ = _outcomes(anyio_writers, harness.Exhaustive(2))
+    assert {o.count("[(0,)]") for o in seen} == {1}  # one writer saw 0, the other 1
+    assert len(seen) == 2  # a first or b first
+
+
+def test_reduce_false_prunes_nothing() -> None:
+    complete = harness.Exhaustive(None, reduce=False)
+    _, runs = _outcomes(two_files, complete)
+    _, reference_runs = _outcomes(two_files, _Unreduced(None))
+    assert runs == reference_runs and complete.pruned == 0
+    bounded = harness.Exhaustive(3, reduce=False)
+    _outcomes(two_files, bounded)
+    assert bounded.pruned == bounded.pruned_points == 0
 
 
 class _Judge(harness.Exhaustive):
