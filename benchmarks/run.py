@@ -28,6 +28,8 @@ in the same process minutes apart.
     real repetition on real aiosqlite, on a quiet machine and under a CPU load this
     benchmark generates itself (one busy process per CPU, each stopping by itself);
     medians and spread over repetitions.
+(j) ``pruning`` — schedules to exhaust bounded and complete search, with and without their
+    reduction (``benchmarks/pruning.py``).
 
 (h) and (i) start processes; they live in ``benchmarks/processes.py``.
 Every exploration here runs on one process (``workers=1``) unless it says otherwise.
@@ -53,6 +55,7 @@ from typing import Any
 import aiosqlite
 
 import harness
+from benchmarks import pruning
 from benchmarks.linearizability import bench_linearizability, table_lines
 from benchmarks.processes import bench_fresh, bench_startup, cell
 from harness import scenarios
@@ -356,6 +359,7 @@ BENCHES: dict[str, Callable[[bool], dict[str, Any]]] = {
     "parallel": bench_parallel,
     "startup": bench_startup,
     "fresh": bench_fresh,
+    "pruning": pruning.bench_pruning,
 }
 
 
@@ -445,6 +449,8 @@ def table(results: dict[str, Any]) -> str:
                 f"{cell(row['real_quiet_s'], row['real_quiet_found'], reps):>22} "
                 f"{cell(row['real_loaded_s'], row['real_loaded_found'], reps):>22}"
             )
+    if "pruning" in results:
+        lines += pruning.table_lines(results["pruning"])
     lines += ["", "targets", *targets(results)]
     return "\n".join(lines)
 
@@ -518,6 +524,11 @@ def targets(results: dict[str, Any]) -> list[str]:
                 f"{len(faster)} of {total} bugs" + (f" ({', '.join(faster)})" if faster else ""),
                 len(faster) == total,
             )
+        )
+    if "pruning" in results:
+        measured, ok = pruning.holds(results["pruning"])
+        rows.append(
+            ("reduced exhaustive search: never more schedules, same verdicts", measured, ok)
         )
     return [f"    {'yes' if ok else 'NO '}  {name}: {measured}" for name, measured, ok in rows]
 
