@@ -79,6 +79,7 @@ class ExploreResult:
 
     proved_bound: int | None = None  # exhaustive search: the bound it covered completely
     proved_complete: bool = False  # exhaustive search without a bound covered every schedule
+    merged_orders: int = 0  # bounded exhaustive search: points below which the other order was cut
 
     @property
     def proof(self) -> str | None:
@@ -93,9 +94,16 @@ class ExploreResult:
             )
         if self.proved_bound is None:
             return None
+        merged = (
+            " (where two adjacent steps provably commute and one order already covered "
+            f"the state after them, the other was not searched again: {self.merged_orders} "
+            f"time{'' if self.merged_orders == 1 else 's'})"
+            if self.merged_orders
+            else ""
+        )
         return (
             f"every schedule with at most {self.proved_bound} deviation"
-            f"{'' if self.proved_bound == 1 else 's'} from the default order passes"
+            f"{'' if self.proved_bound == 1 else 's'} from the default order passes{merged}"
         )
 
     @property
@@ -292,6 +300,7 @@ def explore(
         shrink_seconds=shrink_seconds,
         proved_bound=getattr(strat, "bound", None) if exhausted else None,
         proved_complete=exhausted and isinstance(strat, Exhaustive) and strat.bound is None,
+        merged_orders=strat.pruned_points if exhausted and isinstance(strat, Exhaustive) else 0,
     )
 
 

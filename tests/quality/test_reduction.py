@@ -197,6 +197,18 @@ def test_a_bounded_reduced_search_sees_every_outcome_of_the_bounded_full_search(
     assert strategy.pruned_points > 0 and reduced_runs < full_runs
 
 
+def test_a_bounded_proof_says_when_orders_were_merged() -> None:
+    result = harness.explore(anyio_writers, strategy=harness.Exhaustive(2), schedules=50_000)
+    assert result.exhausted and not result.failed and result.merged_orders > 0
+    assert result.proof is not None
+    assert result.proof.startswith("every schedule with at most 2 deviations")
+    assert "provably commute" in result.proof
+    plain = harness.explore(
+        anyio_writers, strategy=harness.Exhaustive(2, reduce=False), schedules=50_000
+    )
+    assert plain.proof == "every schedule with at most 2 deviations from the default order passes"
+
+
 def test_anyio_writers_see_both_orders_in_the_bounded_search() -> None:
     seen, _ = _outcomes(anyio_writers, harness.Exhaustive(2))
     assert {o.count("[(0,)]") for o in seen} == {1}  # one writer saw 0, the other 1
