@@ -128,10 +128,9 @@ class Exhaustive:
 
     def _plain(self, choice: int) -> int:
         """A bounded choice made without diamonds: the pair in progress, if any, is broken."""
-        if self.bound is not None:
-            self._last = self._pair = None
-            self._choices.append(choice)
-            self._used += choice != 0
+        self._last = self._pair = None
+        self._choices.append(choice)
+        self._used += choice != 0
         return choice
 
     def _diamond(self, point: ChoicePoint, choice: int) -> None:
