@@ -103,6 +103,9 @@ class _Lib:
         self.db_filename = lib.sqlite3_db_filename
         self.db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         self.db_filename.restype = ctypes.c_char_p
+        self.vfs_find = lib.sqlite3_vfs_find
+        self.vfs_find.argtypes = [ctypes.c_char_p]
+        self.vfs_find.restype = ctypes.c_void_p
 
 
 _HANDLE_OFFSET = object.__basicsize__  # sizeof(PyObject_HEAD): sqlite3 *db follows it
@@ -187,6 +190,14 @@ def thread_slot(conn: sqlite3.Connection) -> ctypes.c_ulong | None:
     if _thread_offset is None:
         return None
     return ctypes.c_ulong.from_address(id(conn) + _thread_offset)
+
+
+def has_vfs(name: str) -> bool:
+    """Whether this SQLite build has the VFS ``name`` (False if the C API is out of reach)."""
+    try:
+        return bool(probe().vfs_find(name.encode()))
+    except RuntimeError:
+        return False
 
 
 def handle_of(conn: sqlite3.Connection) -> int:

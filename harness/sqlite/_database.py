@@ -24,7 +24,16 @@ any) is copied in. A missing directory stays missing, and ``mode=ro`` /
 ``unable to open database file``.
 
 The work directory is on tmpfs (``/dev/shm``) where available — a real file
-system with real POSIX locks, so SQLite's locking is its own, at RAM speed.
+system, so SQLite's locking is its own, at RAM speed. A private file is opened
+through SQLite's own ``unix-excl`` VFS (where the build has it and the body
+named no VFS): the ``unix`` VFS with one difference, that it takes a single
+POSIX lock for the process instead of one system call per lock change. Locks
+between connections of one process are decided by SQLite's in-process lock
+table either way — the same code, the same answers (``tests/test_vfs.py``
+compares both on drawn statement sequences, rollback journal and WAL) — and
+no other process ever opens a private file. What differs is invisible to the
+body: a WAL database keeps its index in memory instead of a ``-shm`` file
+beside the private file, and about a fifth of SQLite's time per statement.
 Files survive a simulated crash (recovery reopens them) and are deleted when
 the schedule ends.
 """
@@ -37,7 +46,9 @@ import os
 import re
 import tempfile
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
+
+from ._capi import has_vfs
 
 if TYPE_CHECKING:
     from ._job import JobOp
@@ -99,6 +110,35 @@ def _build_uses_uri() -> bool:
 
 
 _USES_URI: bool | None = None
+
+
+def _in_process_vfs() -> str | None:
+    """``unix-excl`` where this SQLite has it (see the module docstring), else None."""
+    global _VFS, _VFS_PROBED
+    if not _VFS_PROBED:
+        _VFS_PROBED = True
+        _VFS = "unix-excl" if has_vfs("unix-excl") else None
+    return _VFS
+
+
+_VFS: str | None = None
+_VFS_PROBED = False
+
+
+def _private_uri(path: str, query: str) -> str:
+    """The URI that opens a private file with the user's query (and harness's VFS)."""
+    vfs = _in_process_vfs()
+    if vfs is not None:
+        if not query:
+            query = f"vfs={vfs}"
+        elif not any(name == "vfs" for name, _ in parse_qsl(query, keep_blank_values=True)):
+            query = f"{query}&vfs={vfs}"
+    if not _URI_SAFE.match(path):
+        path = quote(path, safe="/")
+    return f"file:{path}?{query}" if query else f"file:{path}"
+
+
+_URI_SAFE = re.compile(r"[A-Za-z0-9._/-]*\Z")  # a path that reads the same in a file: URI
 
 
 def host_key(path: str) -> str:
@@ -189,7 +229,10 @@ class Databases:
         if database in (":memory:", ""):
             return Target(None, database, uri)
         db = self._file(database)
-        return Target(db, db.path or database, False)
+        assert db.path is not None
+        if _in_process_vfs() is None:
+            return Target(db, db.path, False)
+        return Target(db, _private_uri(db.path, ""), True)
 
     def _resolve_uri(self, rest: str) -> Target:
         path, _, query = rest.partition("?")
@@ -215,8 +258,8 @@ class Databases:
         if path == "":
             return Target(None, "file:" + rest, True)  # a temporary database
         db = self._file(path, create=mode not in ("ro", "rw"))
-        suffix = f"?{query}" if query else ""
-        return Target(db, f"file:{db.path}{suffix}", True)
+        assert db.path is not None
+        return Target(db, _private_uri(db.path, query), True)
 
     def _file(self, path: str, *, create: bool = True) -> Database:
         key, directory, exists, data, sidecars = _host_file(self.workdir, path, create)
