@@ -9,8 +9,9 @@ suite: numbers depend on the machine; what is comparable is each ratio, taken
 in the same process minutes apart.
 
 (a) ``schedules`` — schedules/s per scenario: reference store, random strategy,
-    no shrinking; plus the smallest body (two tasks, one key, four statements), and
-    the same body's SQLite work alone (no harness): the ceiling of any schedule rate.
+    no shrinking; plus the smallest body (two tasks, one key, four statements), the
+    same body's SQLite work alone, and its aiosqlite code run inline on a stock loop
+    (no harness; ``benchmarks/floors.py``): the ceilings of any schedule rate.
 (b) ``statements`` — µs per statement: the same statements inside a simulation
     and on real aiosqlite on the stock loop (tmpfs; default journal, and with the
     in-memory journal the simulation uses, to separate the thread hop from I/O).
@@ -55,7 +56,7 @@ from typing import Any
 import aiosqlite
 
 import harness
-from benchmarks import pruning
+from benchmarks import floors, pruning
 from benchmarks.linearizability import bench_linearizability, table_lines
 from benchmarks.processes import bench_fresh, bench_startup, cell
 from harness import scenarios
@@ -83,28 +84,6 @@ async def smallest_body(sim: harness.Sim, database: str = "kv.db") -> None:
     await db.close()
 
 
-def _sqlite_floor_us(n: int) -> float:
-    """µs per schedule of SQLite's own work for the smallest body, with no harness at all.
-
-    What every schedule asks of SQLite: a fresh private file on the same tmpfs,
-    the in-memory rollback journal the simulation sets at open, the body's four
-    statements, close and delete. No schedule can be cheaper than this.
-    """
-    with tempfile.TemporaryDirectory(dir=default_workroot()) as d:
-        path = os.path.join(d, "kv.db")
-        started = wall()
-        for _ in range(n):
-            conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = MEMORY")
-            conn.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)")
-            for value in ("v1", "v2"):
-                conn.execute("INSERT OR REPLACE INTO kv VALUES ('k', ?)", (value,))
-            conn.execute("SELECT v FROM kv").fetchall()
-            conn.close()
-            os.unlink(path)
-        return (wall() - started) / n * 1e6
-
-
 def bench_schedules(quick: bool) -> dict[str, Any]:
     n = 300 if quick else 1500
     out: dict[str, Any] = {}
@@ -116,12 +95,15 @@ def bench_schedules(quick: bool) -> dict[str, Any]:
         ).schedules_per_second
         for _ in range(3)
     ]
-    floor = min(_sqlite_floor_us(200 if quick else 1000) for _ in range(3))
+    floor = min(floors.sqlite_floor_us(200 if quick else 1000) for _ in range(3))
+    inline = min(floors.inline_floor_us(200 if quick else 1000) for _ in range(3))
     out["smallest body"] = {
         "schedules": n,
         "schedules_per_s": max(samples),
         "sqlite_only_us_per_schedule": floor,
         "sqlite_only_per_s": 1e6 / floor,
+        "aiosqlite_inline_us_per_schedule": inline,
+        "aiosqlite_inline_per_s": 1e6 / inline,
     }
 
     async def in_memory(sim: harness.Sim) -> None:
@@ -377,6 +359,13 @@ def table(results: dict[str, Any]) -> str:
                     f"    {'  SQLite alone, no harness':<26} {row['sqlite_only_per_s']:>12,.0f}"
                     f"   ({row['sqlite_only_us_per_schedule']:.0f} µs per schedule)"
                 )
+            if "aiosqlite_inline_per_s" in row:
+                lines.append(
+                    f"    {'  its aiosqlite code inline':<26} "
+                    f"{row['aiosqlite_inline_per_s']:>12,.0f}"
+                    f"   ({row['aiosqlite_inline_us_per_schedule']:.0f} µs per schedule: stock"
+                    " loop, jobs run at once, no harness)"
+                )
     if "statements" in results:
         s = results["statements"]
         memory = s["real_aiosqlite_memory_journal_us_per_statement"]
@@ -462,7 +451,11 @@ def targets(results: dict[str, Any]) -> list[str]:
         smallest = results["schedules"]["smallest body"]
         rate = smallest["schedules_per_s"]
         ceiling = smallest.get("sqlite_only_per_s")
-        bound = f" (SQLite's own work alone allows {ceiling:,.0f}/s)" if ceiling else ""
+        inline = smallest.get("aiosqlite_inline_per_s")
+        bound = f" (SQLite's own work alone allows {ceiling:,.0f}/s" if ceiling else ""
+        if ceiling and inline:
+            bound += f"; the body's aiosqlite code inline, no harness: {inline:,.0f}/s"
+        bound += ")" if ceiling else ""
         rows.append(
             (
                 "≥ 3,000 schedules/s, smallest body, one process",

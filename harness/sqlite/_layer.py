@@ -142,7 +142,9 @@ class SqliteLayer:
         options.update(kwargs)
         timeout = options.pop("timeout", 5.0)
         uri = bool(options.pop("uri", False))
-        if isinstance(database, bytes):
+        if type(database) is str:  # the common case, without the ABC check below
+            name = database
+        elif isinstance(database, bytes):
             name = os.fsdecode(database)
         elif isinstance(database, str | os.PathLike):
             name = os.fspath(database)
