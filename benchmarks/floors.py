@@ -1,7 +1,7 @@
 """What the smallest body costs with no harness at all: the ceilings of any schedule rate.
 
 Two floors, each µs per schedule of the work every schedule of the smallest body
-(``benchmarks.run.smallest_body``) asks for, measured in this process:
+(:func:`smallest_body`) asks for, measured in this process:
 
 * :func:`sqlite_floor_us` — SQLite's own work: a fresh file on the same tmpfs,
   opened as the simulation opens a private file (``unix-excl`` VFS, the
@@ -78,15 +78,9 @@ class _NoThread:
         return None
 
 
-async def _inline_body(uri: str) -> None:
-    def connector() -> sqlite3.Connection:
-        return sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
-
-    db = aiosqlite.Connection(connector, 64)
-    db._tx = _InlineJobs()  # type: ignore[assignment]
-    db._thread = _NoThread()  # type: ignore[assignment]
-    await db
-    await db.execute("PRAGMA journal_mode = MEMORY")  # as the simulation does at open
+async def smallest_body(sim: Any, database: str = "kv.db") -> None:
+    """Two tasks write one key on one connection, then read it (fifo: always correct)."""
+    db = await sim.connect(database, isolation_level=None)
     await db.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)")
 
     async def write(value: str) -> None:
@@ -95,6 +89,26 @@ async def _inline_body(uri: str) -> None:
     await asyncio.gather(write("v1"), write("v2"))
     await db.execute_fetchall("SELECT v FROM kv")
     await db.close()
+
+
+class _InlineSim:
+    """What :func:`smallest_body` asks of ``sim``: ``connect``, here to an inline aiosqlite."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def connect(self, database: str, **kwargs: Any) -> aiosqlite.Connection:
+        uri = self.uri
+
+        def connector() -> sqlite3.Connection:
+            conn = sqlite3.connect(uri, uri=True, timeout=0, **kwargs)
+            conn.execute("PRAGMA journal_mode = MEMORY")  # as the simulation does at open
+            return conn
+
+        db = aiosqlite.Connection(connector, 64)
+        db._tx = _InlineJobs()  # type: ignore[assignment]
+        db._thread = _NoThread()  # type: ignore[assignment]
+        return db
 
 
 def inline_floor_us(n: int) -> float:
@@ -109,7 +123,7 @@ def inline_floor_us(n: int) -> float:
         for _ in range(n):
             loop = asyncio.new_event_loop()
             try:
-                loop.run_until_complete(_inline_body(uri))
+                loop.run_until_complete(smallest_body(_InlineSim(uri)))
             finally:
                 loop.close()
             os.unlink(path)

@@ -57,6 +57,7 @@ import aiosqlite
 
 import harness
 from benchmarks import floors, pruning
+from benchmarks.floors import smallest_body
 from benchmarks.linearizability import bench_linearizability, table_lines
 from benchmarks.processes import bench_fresh, bench_startup, cell
 from harness import scenarios
@@ -71,19 +72,6 @@ def _best(samples: list[float]) -> float:
 
 
 # --------------------------------------------------------------------- (a)
-async def smallest_body(sim: harness.Sim, database: str = "kv.db") -> None:
-    """Two tasks write one key on one connection, then read it (fifo: always correct)."""
-    db = await sim.connect(database, isolation_level=None)
-    await db.execute("CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT)")
-
-    async def write(value: str) -> None:
-        await db.execute("INSERT OR REPLACE INTO kv VALUES ('k', ?)", (value,))
-
-    await asyncio.gather(write("v1"), write("v2"))
-    await db.execute_fetchall("SELECT v FROM kv")
-    await db.close()
-
-
 def bench_schedules(quick: bool) -> dict[str, Any]:
     n = 300 if quick else 1500
     out: dict[str, Any] = {}
