@@ -25,14 +25,14 @@ from typing import Any
 import aiosqlite
 import aiosqlite.core
 
-from harness.sqlite._capi import has_vfs
-from harness.sqlite._database import default_workroot
+from harness.sqlite._database import _private_uri, default_workroot
 
 wall = time.perf_counter
 
 
 def _uri(path: str) -> str:
-    return f"file:{path}?vfs=unix-excl" if has_vfs("unix-excl") else f"file:{path}"
+    """The URI the simulation opens a private file at ``path`` with (its VFS, quoted)."""
+    return _private_uri(path, "")
 
 
 def sqlite_floor_us(n: int) -> float:
