@@ -9,8 +9,9 @@ A workload is written once against :class:`Env` and runs in two ways:
   temporary directory, real ``asyncio.sleep`` (virtual seconds scaled down by
   ``scale``), an in-process notification bus, real file reads in a thread.
 
-Both record *file I/O done while a write transaction is open* on any
-connection the store opened (``io_in_transaction``), for scenarios whose
+Both record *file I/O done while the task doing it holds a transaction open*
+on a connection the store opened (``io_in_transaction``; the transaction
+belongs to the task whose call opened it, in both modes), for scenarios whose
 invariant forbids it, and keep a log of named moments in the order they
 happened (:meth:`Env.mark`, ``env.log``) for checks that are about order.
 
@@ -23,6 +24,13 @@ thread read in flight, no sleep pending, for a few loop turns) — which is
 exactly when B is waiting for it. The check then compares the order of
 ``env.log`` entries. In simulation the hold is not needed: virtual time is
 exact and the I/O takes its virtual duration.
+
+Likewise, two real sleeps of different lengths do not end in the order of
+their lengths on a busy machine (a task that starts a few milliseconds late
+ends late). A workload that needs "the shorter one ends first" says so with
+:meth:`Env.until`: in real mode the longer one waits for the condition before
+it goes on; in simulation it is already true and nothing is awaited, so
+schedules (and tokens) are the same as without it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import asyncio
 import os
 import queue
 import random
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
@@ -79,6 +88,14 @@ class Env:
         self._holds[path] = until
 
     async def _hold(self, path: str) -> None:
+        return None
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        """Real mode: go on only once ``condition()`` holds; in simulation: nothing.
+
+        For orders that virtual time gives exactly and real time does not (see
+        above). In simulation this awaits nothing: it is no scheduling point.
+        """
         return None
 
     def _open(self, database: str, **kwargs: Any) -> Any:
@@ -208,6 +225,15 @@ class LocalBus:
             sub.queue.put_nowait(payload)
 
 
+def _in_transaction(conn: aiosqlite.Connection) -> bool:
+    """Whether the sqlite3 connection under ``conn`` has a transaction open (closed: no)."""
+    raw = getattr(conn, "_connection", None)
+    try:
+        return raw is not None and bool(raw.in_transaction)
+    except sqlite3.ProgrammingError:  # closed by the call just made
+        return False
+
+
 class RealEnv(Env):
     """A workload on real aiosqlite, real threads and real (scaled) time."""
 
@@ -224,16 +250,33 @@ class RealEnv(Env):
         self.bus = LocalBus()
         self._t0 = time.monotonic()
         self._in_flight = 0  # aiosqlite calls and thread reads not yet returned
+        self._owners: dict[int, asyncio.Task[Any]] = {}  # id(conn) -> task that opened its tx
         self._sleeping = 0
 
     def _open(self, database: str, **kwargs: Any) -> Any:
         conn = aiosqlite.connect(os.path.join(self.directory, database), **kwargs)
         execute = cast("Callable[..., Awaitable[Any]]", conn._execute)  # every call goes here
+        owners = self._owners
+        key = id(conn)  # the connection stays referenced in self._opened
 
         async def counted(fn: Any, *args: Any, **kw: Any) -> Any:
+            submitter = asyncio.current_task()
+
+            def job(*a: Any, **k: Any) -> Any:
+                # on the connection's own thread, right after the call: no other job of
+                # this connection can run between the call and this bookkeeping
+                was_open = key in owners
+                try:
+                    return fn(*a, **k)
+                finally:
+                    if not _in_transaction(conn):
+                        owners.pop(key, None)
+                    elif not was_open and submitter is not None:
+                        owners[key] = submitter
+
             self._in_flight += 1
             try:
-                return await execute(fn, *args, **kw)
+                return await execute(job, *args, **kw)
             finally:
                 self._in_flight -= 1
 
@@ -249,6 +292,10 @@ class RealEnv(Env):
             await asyncio.sleep(0)
             quiet = quiet + 1 if self._in_flight == 0 and self._sleeping == 0 else 0
 
+    async def until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            await asyncio.sleep(0)
+
     def now(self) -> float:
         return (time.monotonic() - self._t0) / self.scale
 
@@ -256,13 +303,10 @@ class RealEnv(Env):
         return virtual * self.scale
 
     def _inside_transaction(self) -> list[str]:
-        # no task ownership on real connections: a transaction open both before and after
-        # the I/O counts (the store's transactions never last as long as the I/O)
-        return [
-            str(i)
-            for i, c in enumerate(self._tracked)
-            if getattr(c, "_connection", None) is not None and c.in_transaction
-        ]
+        # as in simulation: the transaction belongs to the task whose call opened it
+        # (recorded on the connection's thread, so a slow machine cannot blur it)
+        me = asyncio.current_task()
+        return [str(i) for i, c in enumerate(self._tracked) if self._owners.get(id(c)) is me]
 
     async def sleep(self, seconds: float) -> None:
         self._sleeping += 1

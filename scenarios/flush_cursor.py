@@ -95,6 +95,7 @@ class Agent:
         self.store = store
         self.per_row = variant != "original"
         self.cursor = cursor
+        self.timeout = env.seconds(APPEND_TIMEOUT)  # each append's wait_for
         self.messages: list[str] = env.notes.setdefault("messages", [])
 
     def say(self, text: str) -> None:
@@ -109,7 +110,7 @@ class Agent:
                 role, _, body = self.messages[i].partition(": ")
                 await asyncio.wait_for(
                     self.store.append_message(SESSION, i, role, body),
-                    timeout=self.env.seconds(APPEND_TIMEOUT),
+                    timeout=self.timeout,
                 )
                 if self.per_row:
                     self.cursor = i + 1
@@ -170,9 +171,11 @@ async def _settle(env: Env, agent: Agent) -> None:
     On real threads an append's timeout (10 ms at the real-mode scale) also
     fires when a loaded machine is merely slow, and a shutdown flush that timed
     out would leave the cursor behind: a failure that says nothing about the
-    store. Retrying while the flush's only errors are timeouts makes the
-    outcome structural — what the store committed, not how fast. (Virtual time
-    is exact: in simulation a timeout means a real wait, so nothing changes.)
+    store. Retrying while the flush's only errors are timeouts, with the
+    timeout doubled at each retry (so however slow the machine, an append gets
+    the time it needs), makes the outcome structural — what the store
+    committed, not how fast. (Virtual time is exact: in simulation a timeout
+    means a real wait, so nothing changes.)
     """
     if env.kind != "real":
         return
@@ -181,6 +184,7 @@ async def _settle(env: Env, agent: Agent) -> None:
         before = len(errors)
         if agent.cursor >= len(agent.messages):
             return
+        agent.timeout *= 2
         await agent.flush()
         if any(e != "TimeoutError" for e in errors[before:]):
             return  # a real error: the check judges it

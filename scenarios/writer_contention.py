@@ -206,9 +206,14 @@ async def workload(env: Env, variant: str) -> None:
     emitted: dict[int, float] = {}
     metadata_done = False
 
+    def shorter(index: int) -> list[int]:
+        return [k for k, d in durations.items() if d < durations[index]]
+
     async def execute(index: int, name: str) -> str:
         durations[index] = env.random.choice((0.5, 1.0, 1.5))
         await env.sleep(durations[index])
+        # real time: a tool that started late must not finish before a shorter one
+        await env.until(lambda: all(k in finished for k in shorter(index)))
         finished[index] = env.now()
         env.mark(f"tool {index} finished")
         return f"result {index}"
@@ -265,7 +270,8 @@ def _check_events_on_time(
 
     In simulation: at the same virtual instant. On real threads (structural, no clock):
     before any tool that takes longer finishes — an event held back for the slowest
-    tool is emitted after it.
+    tool is emitted after it. Tools finish in the order of their durations there too
+    (``Env.until`` in the workload), whatever the machine's load.
     """
     if env.kind == "sim":
         checks.within(
