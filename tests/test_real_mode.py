@@ -9,6 +9,7 @@ and that they decide the same on a machine that stalls at every step.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Any
@@ -101,3 +102,37 @@ def test_the_reference_store_passes_real_runs_on_a_stalled_machine(
 def test_a_held_back_event_is_still_found_on_a_stalled_machine(stalled_machine: None) -> None:
     with pytest.raises(checks.Violation, match="a result event waited for other tools"):
         scenarios.get("writer-contention").run_real("naive-fix", seed=_seed(equal=False))
+
+
+def test_real_mode_counts_file_io_inside_the_tasks_own_transaction_only(tmp_path: Any) -> None:
+    from harness.scenarios._env import RealEnv
+
+    env = RealEnv(str(tmp_path))
+
+    async def main() -> None:
+        db = await env.connect("t.db", isolation_level=None)
+        other = await env.connect("u.db", isolation_level=None)
+        await db.execute("BEGIN IMMEDIATE")
+        await env.file_io("inside.bin")  # this task's own transaction is open
+        await db.execute("COMMIT")
+        await env.file_io("after.bin")
+
+        opened = asyncio.Event()
+        release = asyncio.Event()
+
+        async def holder() -> None:  # another task's transaction outlasts the read
+            await other.execute("BEGIN IMMEDIATE")
+            opened.set()
+            await release.wait()
+            await other.execute("COMMIT")
+
+        task = asyncio.ensure_future(holder())
+        await opened.wait()
+        await env.file_io("beside.bin")
+        release.set()
+        await task
+        await db.close()
+        await other.close()
+
+    asyncio.run(main())
+    assert env.io_in_transaction == ["inside.bin read while 0 held a transaction open"]
