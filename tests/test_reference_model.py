@@ -11,6 +11,7 @@ bugs; the fixed store passes the same scenarios.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -255,12 +256,58 @@ def test_the_reference_store_passes_generated_scenarios_on_real_aiosqlite() -> N
     assert len(ran) == 15
 
 
-# deterministic on real threads too: both turns' reads are queued on the reader thread
-# before either turn writes; both ingests join one batch (CHAT_AND_TURN depends on timing)
-@pytest.mark.parametrize("scenario", [TWO_TURNS, TWICE, REDELIVERED])
-def test_mains_bugs_show_on_real_aiosqlite_and_the_fix_holds(scenario: str) -> None:
+class MainStoreReadsTogether(MainStore):
+    """MAIN whose first two ``stored_prefix`` reads wait for each other.
+
+    Two turns lose a result on MAIN when both read the prefix before either
+    writes. On real threads that is only likely: the second read runs on the
+    reader's thread while the first turn's write goes to the writer's, and
+    nothing but timing keeps a stalled reader thread from letting the write
+    win. Here both reads are done before either turn goes on, so a real run
+    takes that interleaving whatever the load. Later reads (none in
+    TWO_TURNS) do not wait.
+    """
+
+    _reads = 0
+    _both_read: asyncio.Event | None = None
+
+    async def stored_prefix(self, session: str) -> int:
+        prefix = await super().stored_prefix(session)
+        both_read = self._both_read = self._both_read or asyncio.Event()
+        self._reads += 1
+        if self._reads == 2:
+            both_read.set()
+        if self._reads <= 2:
+            await both_read.wait()
+        return prefix
+
+
+def _no_timeouts(spec: lin.Spec) -> lin.Spec:
+    """``spec`` with no operation timeout.
+
+    A timeout is real time on real threads. A loaded machine can outlast any
+    timeout. A timed-out turn's outcome is unknown, so a lost result would be
+    allowed: with a thread holding the GIL in 30 ms slices, both turns timed
+    out in 3 of 40 runs, and the bug did not show.
+    """
+    ops = [dataclasses.replace(o, timeout=None) for o in spec.operations]
+    return dataclasses.replace(spec, operations=ops)
+
+
+MAIN_READS_TOGETHER = _no_timeouts(spec(store=MainStoreReadsTogether))
+
+
+# deterministic on real threads: the two turns' reads are made to meet and no turn can
+# time out (above); both ingests join one batch, decided on the loop's thread alone, and
+# ingest has no timeout (CHAT_AND_TURN depends on timing, so only the fix is run on it)
+@pytest.mark.parametrize(
+    ("main", "scenario"),
+    [(MAIN_READS_TOGETHER, TWO_TURNS), (MAIN, TWICE), (MAIN, REDELIVERED)],
+    ids=["two-turns", "twice", "redelivered"],
+)
+def test_mains_bugs_show_on_real_aiosqlite_and_the_fix_holds(main: Any, scenario: str) -> None:
     with pytest.raises(lin.NotLinearizable):
-        lin.run_real(MAIN, lin.Scenario.parse(scenario), runs=1)
+        lin.run_real(main, lin.Scenario.parse(scenario), runs=1)
     lin.run_real(SPEC, lin.Scenario.parse(CHAT_AND_TURN), runs=3)
     lin.run_real(SPEC, lin.Scenario.parse(scenario), runs=3)
 
